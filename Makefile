@@ -1,0 +1,28 @@
+# Earshot: the two commands a newcomer needs.
+#   make demo   install what is missing, fetch tiny.en and a real recording, build, transcribe it
+#   make test   fetch the test assets and run the whole test suite (release-optimised build)
+SHELL := /bin/bash
+export EARSHOT_CACHE ?= $(HOME)/.cache/earshot
+SWIFT_TEST_FLAGS := -c release -Xswiftc -enable-testing
+
+.PHONY: demo test build deps assets clean
+
+deps:
+	@scripts/install-deps.sh
+
+assets: deps
+	@scripts/fetch-assets.sh all >/dev/null
+
+build:
+	swift build -c release --product earshot
+
+demo: assets build
+	.build/release/earshot transcribe "$(EARSHOT_CACHE)/audio/librivox/sense_and_sensibility_01_austen_64kb-0870.wav" \
+	  --model "$(EARSHOT_CACHE)/models/whisper-tiny.en"
+
+test: assets
+	swift build $(SWIFT_TEST_FLAGS) --build-tests
+	swift test $(SWIFT_TEST_FLAGS) --skip-build
+
+clean:
+	rm -rf .build

@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A whole file mapped read-only into memory (`mmap(PROT_READ, MAP_PRIVATE)`).
+///
+/// Pages are shared with the page cache, so several processes that map the same weights share one
+/// physical copy, and untouched tensors cost no resident memory. The mapping lives as long as this object.
+public final class MappedFile: @unchecked Sendable {
+    /// The file's path, for error messages.
+    public let path: String
+    /// The mapped bytes (empty for an empty file).
+    public let bytes: UnsafeRawBufferPointer
+
+    /// Maps `path`.
+    /// - Throws: `CheckpointError` `.fileNotFound` or `.unreadable`.
+    public init(path: String) throws(CheckpointError) {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        if fd < 0 {
+            let err = errno
+            if err == ENOENT {
+                throw CheckpointError(.fileNotFound, path: path, message: "no such file")
+            }
+            throw CheckpointError(.unreadable, path: path, message: "cannot open: \(String(cString: strerror(err)))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw CheckpointError(.unreadable, path: path, message: "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw CheckpointError(.unreadable, path: path, message: "is a directory, expected a file")
+        }
+        let size = Int(info.st_size)
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw CheckpointError(.unreadable, path: path, message: "cannot map: \(String(cString: strerror(errno)))")
+        }
+        bytes = UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress {
+            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        }
+    }
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Earshot's build, tests and demo use, when missing (needs root or sudo).
+set -euo pipefail
+need=()
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing: ${need[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
