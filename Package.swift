@@ -50,6 +50,8 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotFunASRTests", dependencies: ["EarshotFunASR"], resources: [.copy("Fixtures")],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotTextTests", dependencies: ["EarshotText"], resources: [.copy("Fixtures")],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "EarshotCLITests", dependencies: ["EarshotCLI"], swiftSettings: swiftSettings),
     ]
 )
