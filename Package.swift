@@ -26,13 +26,15 @@ let package = Package(
     ],
     targets: [
         .target(name: "CEarshotKernels", cSettings: cSettings),
+        // zlib, for Whisper's compression-ratio check (faster-whisper's get_compression_ratio uses zlib).
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "EarshotTensor", dependencies: ["CEarshotKernels"], swiftSettings: swiftSettings),
         .target(name: "EarshotCheckpoint", dependencies: ["EarshotTensor", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["EarshotTensor"], swiftSettings: swiftSettings),
         .target(name: "EarshotText", swiftSettings: swiftSettings),
         .target(name: "EarshotWhisper",
-                dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio", "EarshotText"],
+                dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio", "EarshotText", "CZlib"],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotFunASR",
                 dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio"],

@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// The `earshot` command: speech recognition that fits in the memory you give it.
 @main
-struct EarshotCommand: AsyncParsableCommand {
+struct EarshotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "earshot",
         abstract: "Speech recognition in bounded memory: VAD, batched Whisper, memory reports.",
-        subcommands: []
+        subcommands: [TranscribeCommand.self]
     )
 }

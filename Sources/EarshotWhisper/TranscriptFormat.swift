@@ -1,0 +1,113 @@
+import Foundation
+
+/// The file formats a transcript can be written in (the names openai-whisper's CLI and the OpenAI
+/// transcription API use).
+public enum TranscriptFormat: String, Sendable, CaseIterable {
+    /// Plain text, one segment per line.
+    case txt
+    /// SubRip subtitles.
+    case srt
+    /// WebVTT subtitles.
+    case vtt
+    /// `{"text": …, "segments": [{"start", "end", "text"}]}`, times in seconds.
+    case json
+    /// The OpenAI API's `verbose_json` response: task, language, duration, text and full segments.
+    case verboseJSON = "verbose_json"
+
+    /// File extension for this format.
+    public var fileExtension: String {
+        switch self {
+        case .txt: return "txt"
+        case .srt: return "srt"
+        case .vtt: return "vtt"
+        case .json, .verboseJSON: return "json"
+        }
+    }
+
+    /// Renders a transcript.
+    public func render(_ transcript: Transcript, task: WhisperTask = .transcribe) -> String {
+        switch self {
+        case .txt:
+            return transcript.segments.map { $0.text.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
+        case .srt:
+            return transcript.segments.enumerated().map { index, s in
+                "\(index + 1)\n\(Self.clock(s.start, separator: ",", alwaysHours: true)) --> "
+                    + "\(Self.clock(s.end, separator: ",", alwaysHours: true))\n"
+                    + "\(s.text.trimmingCharacters(in: .whitespaces))\n\n"
+            }.joined()
+        case .vtt:
+            return "WEBVTT\n\n" + transcript.segments.map { s in
+                "\(Self.clock(s.start, separator: ".", alwaysHours: false)) --> "
+                    + "\(Self.clock(s.end, separator: ".", alwaysHours: false))\n"
+                    + "\(s.text.trimmingCharacters(in: .whitespaces))\n\n"
+            }.joined()
+        case .json:
+            let segments = transcript.segments.map { SimpleSegment(start: $0.start, end: $0.end, text: $0.text) }
+            return Self.encode(SimpleTranscript(text: transcript.text, segments: segments))
+        case .verboseJSON:
+            let segments = transcript.segments.map {
+                VerboseSegment(id: $0.id - 1, seek: $0.seek, start: $0.start, end: $0.end, text: $0.text,
+                               tokens: $0.tokens, temperature: Double($0.temperature), avg_logprob: $0.avgLogProb,
+                               compression_ratio: $0.compressionRatio, no_speech_prob: $0.noSpeechProb)
+            }
+            return Self.encode(VerboseTranscript(task: task.rawValue,
+                                                 language: WhisperLanguages.name(of: transcript.language),
+                                                 duration: transcript.duration, text: transcript.text,
+                                                 segments: segments))
+        }
+    }
+
+    /// `HH:MM:SS,mmm` (SRT) or `[HH:]MM:SS.mmm` (VTT).
+    static func clock(_ seconds: Double, separator: String, alwaysHours: Bool) -> String {
+        let totalMilliseconds = Int((max(seconds, 0) * 1000).rounded())
+        let hours = totalMilliseconds / 3_600_000
+        let minutes = totalMilliseconds / 60_000 % 60
+        let secs = totalMilliseconds / 1000 % 60
+        let millis = totalMilliseconds % 1000
+        let tail = String(format: "%02d:%02d%@%03d", minutes, secs, separator, millis)
+        return (alwaysHours || hours > 0) ? String(format: "%02d:", hours) + tail : tail
+    }
+
+    private static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    private struct SimpleSegment: Encodable { let start: Double; let end: Double; let text: String }
+    private struct SimpleTranscript: Encodable { let text: String; let segments: [SimpleSegment] }
+    private struct VerboseSegment: Encodable {
+        let id: Int; let seek: Int; let start: Double; let end: Double; let text: String; let tokens: [Int]
+        let temperature: Double; let avg_logprob: Double; let compression_ratio: Double; let no_speech_prob: Double
+    }
+    private struct VerboseTranscript: Encodable {
+        let task: String; let language: String; let duration: Double; let text: String; let segments: [VerboseSegment]
+    }
+}
+
+/// Whisper's language codes and the English names the OpenAI API reports (`whisper/tokenizer.py` LANGUAGES).
+public enum WhisperLanguages {
+    static let names: [String: String] = [
+        "en": "english", "zh": "chinese", "de": "german", "es": "spanish", "ru": "russian", "ko": "korean",
+        "fr": "french", "ja": "japanese", "pt": "portuguese", "tr": "turkish", "pl": "polish", "ca": "catalan",
+        "nl": "dutch", "ar": "arabic", "sv": "swedish", "it": "italian", "id": "indonesian", "hi": "hindi",
+        "fi": "finnish", "vi": "vietnamese", "he": "hebrew", "uk": "ukrainian", "el": "greek", "ms": "malay",
+        "cs": "czech", "ro": "romanian", "da": "danish", "hu": "hungarian", "ta": "tamil", "no": "norwegian",
+        "th": "thai", "ur": "urdu", "hr": "croatian", "bg": "bulgarian", "lt": "lithuanian", "la": "latin",
+        "mi": "maori", "ml": "malayalam", "cy": "welsh", "sk": "slovak", "te": "telugu", "fa": "persian",
+        "lv": "latvian", "bn": "bengali", "sr": "serbian", "az": "azerbaijani", "sl": "slovenian",
+        "kn": "kannada", "et": "estonian", "mk": "macedonian", "br": "breton", "eu": "basque", "is": "icelandic",
+        "hy": "armenian", "ne": "nepali", "mn": "mongolian", "bs": "bosnian", "kk": "kazakh", "sq": "albanian",
+        "sw": "swahili", "gl": "galician", "mr": "marathi", "pa": "punjabi", "si": "sinhala", "km": "khmer",
+        "sn": "shona", "yo": "yoruba", "so": "somali", "af": "afrikaans", "oc": "occitan", "ka": "georgian",
+        "be": "belarusian", "tg": "tajik", "sd": "sindhi", "gu": "gujarati", "am": "amharic", "yi": "yiddish",
+        "lo": "lao", "uz": "uzbek", "fo": "faroese", "ht": "haitian creole", "ps": "pashto", "tk": "turkmen",
+        "nn": "nynorsk", "mt": "maltese", "sa": "sanskrit", "lb": "luxembourgish", "my": "myanmar",
+        "bo": "tibetan", "tl": "tagalog", "mg": "malagasy", "as": "assamese", "tt": "tatar", "haw": "hawaiian",
+        "ln": "lingala", "ha": "hausa", "ba": "bashkir", "jw": "javanese", "su": "sundanese", "yue": "cantonese",
+    ]
+
+    /// The English name of a language code, or the code itself when unknown.
+    public static func name(of code: String) -> String { names[code] ?? code }
+}

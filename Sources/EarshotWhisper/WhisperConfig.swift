@@ -1,0 +1,37 @@
+import Foundation
+import EarshotCheckpoint
+
+/// The `config.json` CTranslate2 writes next to a Whisper `model.bin`.
+struct WhisperConfig: Decodable, Sendable {
+    /// Token ids suppressed when `suppress_tokens` contains -1 (CTranslate2's default set).
+    var suppressIds: [Int] = []
+    /// Token ids suppressed at the first step with `suppress_blank` (a space and end-of-text).
+    var suppressIdsBegin: [Int] = []
+    /// Language token ids, in vocabulary order.
+    var langIds: [Int] = []
+
+    enum CodingKeys: String, CodingKey {
+        case suppressIds = "suppress_ids"
+        case suppressIdsBegin = "suppress_ids_begin"
+        case langIds = "lang_ids"
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        suppressIds = try c.decodeIfPresent([Int].self, forKey: .suppressIds) ?? []
+        suppressIdsBegin = try c.decodeIfPresent([Int].self, forKey: .suppressIdsBegin) ?? []
+        langIds = try c.decodeIfPresent([Int].self, forKey: .langIds) ?? []
+    }
+
+    static func read(from checkpoint: CTranslate2Checkpoint) throws(CheckpointError) -> WhisperConfig {
+        guard let bytes = checkpoint.configJSON else { return WhisperConfig() }
+        do {
+            return try JSONDecoder().decode(WhisperConfig.self, from: Data(bytes))
+        } catch {
+            throw CheckpointError(.invalidConfiguration, path: checkpoint.directory + "/config.json",
+                                  message: "cannot parse: \(error)")
+        }
+    }
+}

@@ -1,0 +1,198 @@
+import EarshotCheckpoint
+import EarshotTensor
+
+/// A linear layer: weight `[outputs, inputs]` plus a bias.
+struct LinearLayer: Sendable {
+    let weight: WeightMatrix
+    let bias: [Float]
+
+    init(_ checkpoint: CTranslate2Checkpoint, _ prefix: String, outputs: Int, inputs: Int,
+         precision: WeightPrecision) throws(CheckpointError) {
+        weight = try precision.convert(checkpoint.weightMatrix("\(prefix)/weight", expectedShape: [outputs, inputs]))
+        bias = try checkpoint.floats("\(prefix)/bias", expectedCount: outputs)
+    }
+
+    /// `y = x·Wᵀ + b` (or `y += …` with `accumulate`).
+    func apply(_ x: UnsafePointer<Float>, rows: Int, ldx: Int? = nil, into y: UnsafeMutablePointer<Float>,
+               ldy: Int? = nil, accumulate: Bool = false) {
+        bias.withPointer { b in
+            Kernels.linear(x, rows: rows, ldx: ldx, weight: weight, bias: b, into: y, ldy: ldy, accumulate: accumulate)
+        }
+    }
+
+    var byteCount: Int { weight.byteCount + bias.count * 4 }
+}
+
+/// Layer normalisation parameters (`gamma`, `beta`).
+struct LayerNormLayer: Sendable {
+    let gamma: [Float]
+    let beta: [Float]
+
+    init(_ checkpoint: CTranslate2Checkpoint, _ prefix: String, width: Int) throws(CheckpointError) {
+        gamma = try checkpoint.floats("\(prefix)/gamma", expectedCount: width)
+        beta = try checkpoint.floats("\(prefix)/beta", expectedCount: width)
+    }
+
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        gamma.withPointer { g in
+            beta.withPointer { b in
+                Kernels.layerNorm(x, rows: rows, columns: gamma.count, gamma: g, beta: b, epsilon: 1e-5, into: y)
+            }
+        }
+    }
+
+    var byteCount: Int { (gamma.count + beta.count) * 4 }
+}
+
+/// The precision weight matrices are kept in while the model runs.
+public enum WeightPrecision: String, Sendable, CaseIterable {
+    /// Keep whatever the checkpoint stores (fp16 stays fp16 in memory, int8 stays int8).
+    case stored
+    /// Widen everything to fp32 at load time (exact for fp16 checkpoints; doubles their memory).
+    case float32
+
+    func convert(_ matrix: WeightMatrix) -> WeightMatrix {
+        switch (self, matrix.storage) {
+        case (.stored, _), (.float32, .float32):
+            return matrix
+        case (.float32, .float16(let halves)):
+            let owned = FloatBuffer(count: matrix.outputs * matrix.inputs)
+            Kernels.convertHalfToFloat(halves, into: owned.pointer, count: matrix.outputs * matrix.inputs)
+            return WeightMatrix(outputs: matrix.outputs, inputs: matrix.inputs,
+                                storage: .float32(UnsafePointer(owned.pointer)), owner: owned)
+        case (.float32, _):
+            // int8 and other stored forms: widen row by row through the kernel (y = I·Wᵀ would be wasteful);
+            // dequantise explicitly instead.
+            let owned = FloatBuffer(count: matrix.outputs * matrix.inputs)
+            dequantize(matrix, into: owned.pointer)
+            return WeightMatrix(outputs: matrix.outputs, inputs: matrix.inputs,
+                                storage: .float32(UnsafePointer(owned.pointer)), owner: owned)
+        }
+    }
+
+    private func dequantize(_ matrix: WeightMatrix, into out: UnsafeMutablePointer<Float>) {
+        // One identity row at a time through the linear kernel keeps this independent of storage details.
+        let k = matrix.inputs
+        let unit = FloatBuffer(count: k, zeroed: true)
+        let column = FloatBuffer(count: matrix.outputs)
+        for c in 0..<k {
+            unit[c] = 1
+            Kernels.linear(unit.pointer, rows: 1, weight: matrix, bias: nil, into: column.pointer)
+            for r in 0..<matrix.outputs { out[r * k + c] = column[r] }
+            unit[c] = 0
+        }
+    }
+}
+
+/// One encoder block: pre-norm self-attention and feed-forward.
+struct EncoderLayerWeights: Sendable {
+    let attentionNorm: LayerNormLayer
+    let qkv: LinearLayer          // self_attention/linear_0, fused [3d, d]
+    let attentionOut: LinearLayer // self_attention/linear_1
+    let ffnNorm: LayerNormLayer
+    let ffnIn: LinearLayer        // ffn/linear_0 [ffn, d]
+    let ffnOut: LinearLayer       // ffn/linear_1 [d, ffn]
+}
+
+/// One decoder block: causal self-attention, cross-attention over the encoder output, feed-forward.
+struct DecoderLayerWeights: Sendable {
+    let selfNorm: LayerNormLayer
+    let selfQKV: LinearLayer       // self_attention/linear_0 [3d, d]
+    let selfOut: LinearLayer       // self_attention/linear_1
+    let crossNorm: LayerNormLayer
+    let crossQuery: LinearLayer    // attention/linear_0 [d, d]
+    let crossKeyValue: LinearLayer // attention/linear_1 [2d, d], applied to the encoder output
+    let crossOut: LinearLayer      // attention/linear_2
+    let ffnNorm: LayerNormLayer
+    let ffnIn: LinearLayer
+    let ffnOut: LinearLayer
+}
+
+/// Every tensor of a Whisper model, bound by the names CTranslate2's `WhisperSpec` gives them.
+struct WhisperWeights: Sendable {
+    let conv1: WeightMatrix          // [d, mels·3]
+    let conv1Bias: [Float]
+    let conv2: WeightMatrix          // [d, d·3]
+    let conv2Bias: [Float]
+    let encoderPositions: [Float]    // [audioContext, d]
+    let encoderLayers: [EncoderLayerWeights]
+    let encoderNorm: LayerNormLayer
+    let embeddings: WeightMatrix     // [vocab, d]; also the output projection (tied)
+    let decoderPositions: [Float]    // [textContext, d]
+    let decoderLayers: [DecoderLayerWeights]
+    let decoderNorm: LayerNormLayer
+
+    init(checkpoint c: CTranslate2Checkpoint, dimensions dims: WhisperDimensions,
+         precision: WeightPrecision) throws(CheckpointError) {
+        let d = dims.width, f = dims.ffnWidth
+        conv1 = try precision.convert(c.weightMatrix("encoder/conv1/weight", expectedShape: [d, dims.melBands, 3]))
+        conv1Bias = try c.floats("encoder/conv1/bias", expectedCount: d)
+        conv2 = try precision.convert(c.weightMatrix("encoder/conv2/weight", expectedShape: [d, d, 3]))
+        conv2Bias = try c.floats("encoder/conv2/bias", expectedCount: d)
+        encoderPositions = try c.floats("encoder/position_encodings/encodings", expectedCount: dims.audioContext * d)
+        var encoderLayers: [EncoderLayerWeights] = []
+        for i in 0..<dims.encoderLayers {
+            let p = "encoder/layer_\(i)"
+            encoderLayers.append(EncoderLayerWeights(
+                attentionNorm: try LayerNormLayer(c, "\(p)/self_attention/layer_norm", width: d),
+                qkv: try LinearLayer(c, "\(p)/self_attention/linear_0", outputs: 3 * d, inputs: d, precision: precision),
+                attentionOut: try LinearLayer(c, "\(p)/self_attention/linear_1", outputs: d, inputs: d, precision: precision),
+                ffnNorm: try LayerNormLayer(c, "\(p)/ffn/layer_norm", width: d),
+                ffnIn: try LinearLayer(c, "\(p)/ffn/linear_0", outputs: f, inputs: d, precision: precision),
+                ffnOut: try LinearLayer(c, "\(p)/ffn/linear_1", outputs: d, inputs: f, precision: precision)))
+        }
+        self.encoderLayers = encoderLayers
+        encoderNorm = try LayerNormLayer(c, "encoder/layer_norm", width: d)
+        let embeddingsStored = try c.weightMatrix("decoder/embeddings/weight", expectedShape: [dims.vocabularySize, d])
+        embeddings = precision.convert(embeddingsStored)
+        decoderPositions = try c.floats("decoder/position_encodings/encodings", expectedCount: dims.textContext * d)
+        var decoderLayers: [DecoderLayerWeights] = []
+        for i in 0..<dims.decoderLayers {
+            let p = "decoder/layer_\(i)"
+            decoderLayers.append(DecoderLayerWeights(
+                selfNorm: try LayerNormLayer(c, "\(p)/self_attention/layer_norm", width: d),
+                selfQKV: try LinearLayer(c, "\(p)/self_attention/linear_0", outputs: 3 * d, inputs: d, precision: precision),
+                selfOut: try LinearLayer(c, "\(p)/self_attention/linear_1", outputs: d, inputs: d, precision: precision),
+                crossNorm: try LayerNormLayer(c, "\(p)/attention/layer_norm", width: d),
+                crossQuery: try LinearLayer(c, "\(p)/attention/linear_0", outputs: d, inputs: d, precision: precision),
+                crossKeyValue: try LinearLayer(c, "\(p)/attention/linear_1", outputs: 2 * d, inputs: d, precision: precision),
+                crossOut: try LinearLayer(c, "\(p)/attention/linear_2", outputs: d, inputs: d, precision: precision),
+                ffnNorm: try LayerNormLayer(c, "\(p)/ffn/layer_norm", width: d),
+                ffnIn: try LinearLayer(c, "\(p)/ffn/linear_0", outputs: f, inputs: d, precision: precision),
+                ffnOut: try LinearLayer(c, "\(p)/ffn/linear_1", outputs: d, inputs: f, precision: precision)))
+        }
+        self.decoderLayers = decoderLayers
+        decoderNorm = try LayerNormLayer(c, "decoder/layer_norm", width: d)
+    }
+
+    /// Writes the fp32 embedding of `token` into `out` (`width` values), whatever the stored precision.
+    func embedding(of token: Int, into out: UnsafeMutablePointer<Float>) {
+        let d = embeddings.inputs
+        switch embeddings.storage {
+        case .float32(let w):
+            out.update(from: w + token * d, count: d)
+        case .float16(let w):
+            Kernels.convertHalfToFloat(w + token * d, into: out, count: d)
+        case .int8(let values, let scales):
+            let inv = 1 / scales[token]
+            for i in 0..<d { out[i] = Float(values[token * d + i]) * inv }
+        }
+    }
+
+    /// Bytes held by the weights (mapped or owned).
+    var byteCount: Int {
+        var total = conv1.byteCount + conv2.byteCount + embeddings.byteCount
+        total += (conv1Bias.count + conv2Bias.count + encoderPositions.count + decoderPositions.count) * 4
+        total += encoderNorm.byteCount + decoderNorm.byteCount
+        for l in encoderLayers {
+            total += l.attentionNorm.byteCount + l.qkv.byteCount + l.attentionOut.byteCount
+            total += l.ffnNorm.byteCount + l.ffnIn.byteCount + l.ffnOut.byteCount
+        }
+        for l in decoderLayers {
+            total += l.selfNorm.byteCount + l.selfQKV.byteCount + l.selfOut.byteCount + l.crossNorm.byteCount
+            total += l.crossQuery.byteCount + l.crossKeyValue.byteCount + l.crossOut.byteCount
+            total += l.ffnNorm.byteCount + l.ffnIn.byteCount + l.ffnOut.byteCount
+        }
+        return total
+    }
+}
