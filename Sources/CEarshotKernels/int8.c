@@ -1,0 +1,76 @@
+// int8 GEMM: weight packing, per-row activation quantization, portable kernel and dispatch.
+// Convention (CTranslate2): W ≈ q / scale with scale = 127 / max|W[row,:]|, symmetric, per output row.
+#include "internal.h"
+#include <math.h>
+#include <string.h>
+
+void ek_quantize_rows_avx512(const float *x, long m, long k, long ldx, int8_t *q, long ldq, float *scales);
+void ek_gemm_i8_vnni(long m, long n0, long n1, long k, const int8_t *qa, long ldqa, const float *ascale,
+                     const int8_t *packed, const int32_t *comp, const float *wscale, float *c, long ldc,
+                     const float *bias, int accumulate);
+void ek_gemm_i8_avx2(long m, long n0, long n1, long k, const int8_t *qa, long ldqa, const float *ascale,
+                     const int8_t *packed, const float *wscale, float *c, long ldc, const float *bias, int accumulate);
+
+long ek_i8_packed_bytes(long n, long k) { return (n + 15) / 16 * 16 * ((k + 3) / 4 * 4); }
+
+void ek_i8_quantize_rows(int level, const float *x, long m, long k, long ldx, int8_t *q, long ldq, float *scales) {
+    if (level > ek_instruction_set()) level = ek_instruction_set();
+    if (level >= 2) { ek_quantize_rows_avx512(x, m, k, ldx, q, ldq, scales); return; }
+    for (long r = 0; r < m; r++) {
+        const float *in = x + r * ldx;
+        int8_t *out = q + r * ldq;
+        float mx = 0;
+        for (long c = 0; c < k; c++) mx = fmaxf(mx, fabsf(in[c]));
+        float s = mx > 0 ? 127.0f / mx : 1.0f;
+        for (long c = 0; c < k; c++) out[c] = (int8_t)lrintf(in[c] * s);
+        for (long c = k; c < ldq; c++) out[c] = 0;
+        scales[r] = s;
+    }
+}
+
+void ek_i8_pack(const int8_t *q, long n, long k, long ldq, int8_t *packed, int32_t *comp) {
+    long groups = (k + 3) / 4, panels = (n + 15) / 16;
+    memset(packed, 0, (size_t)ek_i8_packed_bytes(n, k));
+    for (long row = 0; row < panels * 16; row++) {
+        int32_t sum = 0;
+        if (row < n) {
+            const int8_t *src = q + row * ldq;
+            int8_t *panel = packed + (row / 16) * groups * 64 + (row % 16) * 4;
+            for (long p = 0; p < k; p++) {
+                panel[(p / 4) * 64 + (p % 4)] = src[p];
+                sum += src[p];
+            }
+        }
+        comp[row] = 128 * sum;
+    }
+}
+
+static void gemm_i8_portable(long m, long n0, long n1, long k, const int8_t *qa, long ldqa, const float *ascale,
+                             const int8_t *packed, const float *wscale, float *c, long ldc, const float *bias,
+                             int accumulate) {
+    long groups = (k + 3) / 4;
+    for (long j = n0; j < n1; j++) {
+        const int8_t *panel = packed + (j / 16) * groups * 64 + (j % 16) * 4;
+        for (long i = 0; i < m; i++) {
+            const int8_t *x = qa + i * ldqa;
+            int32_t acc = 0;
+            for (long g = 0; g < groups; g++) {
+                const int8_t *w = panel + g * 64;
+                acc += x[4 * g] * w[0] + x[4 * g + 1] * w[1] + x[4 * g + 2] * w[2] + x[4 * g + 3] * w[3];
+            }
+            float v = (float)acc / (ascale[i] * wscale[j]);
+            if (bias) v += bias[j];
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
+        }
+    }
+}
+
+void ek_gemm_i8(int level, long m, long n0, long n1, long k, const int8_t *qa, long ldqa, const float *ascale,
+                const int8_t *packed, const int32_t *comp, const float *wscale, float *c, long ldc,
+                const float *bias, int accumulate) {
+    if (level > ek_instruction_set()) level = ek_instruction_set();
+    if (m <= 0 || n1 <= n0) return;
+    if (level >= 3) ek_gemm_i8_vnni(m, n0, n1, k, qa, ldqa, ascale, packed, comp, wscale, c, ldc, bias, accumulate);
+    else if (level >= 1) ek_gemm_i8_avx2(m, n0, n1, k, qa, ldqa, ascale, packed, wscale, c, ldc, bias, accumulate);
+    else gemm_i8_portable(m, n0, n1, k, qa, ldqa, ascale, packed, wscale, c, ldc, bias, accumulate);
+}

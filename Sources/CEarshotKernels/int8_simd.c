@@ -1,0 +1,180 @@
+// int8 GEMM kernels over the packed layout `[⌈n/16⌉][⌈k/4⌉][16][4]` (16 output columns × 4 inputs = 64 bytes
+// per step), plus the AVX-512 activation quantizer.
+//
+// VNNI: vpdpbusd multiplies unsigned × signed bytes, so activations are offset by +128 (xor 0x80) and
+// comp[j] = 128·Σ_k W[j,k] is subtracted afterwards. AVX2: maddubs(|a|, sign(w, a)) then madd(·, 1): with
+// both operands in [-127, 127] a pair sums to at most 2·127·127 = 32258 < 32767, so the int16 step never saturates.
+#include "internal.h"
+#include <immintrin.h>
+
+EK_INLINE EK_AVX512 __mmask16 mask16(long left) { return left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1); }
+
+EK_AVX512 void ek_quantize_rows_avx512(const float *x, long m, long k, long ldx, int8_t *q, long ldq, float *scales) {
+    for (long r = 0; r < m; r++) {
+        const float *in = x + r * ldx;
+        int8_t *out = q + r * ldq;
+        __m512 mx = _mm512_setzero_ps();
+        for (long c = 0; c < k; c += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask16(k - c), in + c)));
+        float amax = _mm512_reduce_max_ps(mx);
+        float s = amax > 0 ? 127.0f / amax : 1.0f;
+        __m512 sv = _mm512_set1_ps(s);
+        long c = 0;
+        for (; c < k; c += 16) {
+            __mmask16 mk = mask16(k - c);
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, in + c), sv));
+            _mm_mask_storeu_epi8(out + c, mk, _mm512_cvtsepi32_epi8(v));
+        }
+        for (c = k; c < ldq; c++) out[c] = 0;
+        scales[r] = s;
+    }
+}
+
+/// MI rows × NP panels of 16 columns: MI·NP dpbusd chains.
+EK_INLINE EK_VNNI void tile_vnni(const int MI, const int NP, long groups, const int8_t *qa, long ldqa,
+                                 const float *ascale, const int8_t *w, const int32_t *comp, const float *wscale,
+                                 float *c, long ldc, const float *bias, int accumulate, long cols) {
+    __m512i acc[4][8];
+    #pragma clang loop unroll(full)
+    for (int i = 0; i < MI; i++)
+        #pragma clang loop unroll(full)
+        for (int p = 0; p < NP; p++) acc[i][p] = _mm512_setzero_si512();
+    const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+    long pstride = groups * 64;
+    for (long g = 0; g < groups; g++) {
+        __m512i a[4];
+        #pragma clang loop unroll(full)
+        for (int i = 0; i < MI; i++)
+            a[i] = _mm512_xor_si512(_mm512_set1_epi32(*(const int32_t *)(qa + i * ldqa + 4 * g)), flip);
+        #pragma clang loop unroll(full)
+        for (int p = 0; p < NP; p++) {
+            __m512i wv = _mm512_load_si512((const void *)(w + p * pstride + g * 64));
+            #pragma clang loop unroll(full)
+            for (int i = 0; i < MI; i++) acc[i][p] = _mm512_dpbusd_epi32(acc[i][p], a[i], wv);
+        }
+    }
+    #pragma clang loop unroll(full)
+    for (int p = 0; p < NP; p++) {
+        __mmask16 mk = mask16(cols - 16 * p);
+        if (!mk) break;
+        __m512i cp = _mm512_maskz_loadu_epi32(mk, comp + 16 * p);
+        __m512 ws = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), mk, wscale + 16 * p);
+        __m512 bv = bias ? _mm512_maskz_loadu_ps(mk, bias + 16 * p) : _mm512_setzero_ps();
+        #pragma clang loop unroll(full)
+        for (int i = 0; i < MI; i++) {
+            __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][p], cp));
+            v = _mm512_add_ps(_mm512_div_ps(v, _mm512_mul_ps(_mm512_set1_ps(ascale[i]), ws)), bv);
+            float *out = c + i * ldc + 16 * p;
+            if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, out));
+            _mm512_mask_storeu_ps(out, mk, v);
+        }
+    }
+}
+
+#define TILE_ARGS groups, qa + i * ldqa, ldqa, ascale + i, w, comp + j, wscale + j, c + i * ldc + j, ldc, \
+                  bias ? bias + j : 0, accumulate, n1 - j
+
+EK_VNNI void ek_gemm_i8_vnni(long m, long n0, long n1, long k, const int8_t *qa, long ldqa, const float *ascale,
+                             const int8_t *packed, const int32_t *comp, const float *wscale, float *c, long ldc,
+                             const float *bias, int accumulate) {
+    long groups = (k + 3) / 4;
+    long j = n0;
+    if (m <= 2) {  // decoder: 8 panels (128 columns) per pass keeps 8–16 chains in flight (swift-numerics.md §3)
+        for (; j + 128 <= n1; j += 128) {
+            const int8_t *w = packed + (j / 16) * groups * 64;
+            long i = 0;
+            if (m == 1) tile_vnni(1, 8, TILE_ARGS);
+            else tile_vnni(2, 8, TILE_ARGS);
+        }
+    }
+    for (; j < n1; j += 64) {
+        const int8_t *w = packed + (j / 16) * groups * 64;
+        long panels = (n1 - j + 15) / 16;
+        for (long i = 0; i < m; i += 4) {
+            long rows = m - i < 4 ? m - i : 4;
+            if (panels >= 4) {
+                switch (rows) {
+                case 4: tile_vnni(4, 4, TILE_ARGS); break;
+                case 3: tile_vnni(3, 4, TILE_ARGS); break;
+                case 2: tile_vnni(2, 4, TILE_ARGS); break;
+                default: tile_vnni(1, 4, TILE_ARGS); break;
+                }
+            } else {
+                for (long r = 0; r < rows; r++) {
+                    long ii = i + r, jj = j;
+                    for (long p = 0; p < panels; p++, jj += 16) {
+                        tile_vnni(1, 1, groups, qa + ii * ldqa, ldqa, ascale + ii, w + p * groups * 64, comp + jj,
+                                  wscale + jj, c + ii * ldc + jj, ldc, bias ? bias + jj : 0, accumulate, n1 - jj);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// AVX2: MI rows × NP panels, each panel two ymm (columns 0–7 and 8–15).
+EK_INLINE EK_AVX2 void tile_avx2(const int MI, const int NP, long groups, const int8_t *qa, long ldqa,
+                                 const float *ascale, const int8_t *w, const float *wscale, float *c, long ldc,
+                                 const float *bias, int accumulate, long cols) {
+    __m256i acc[2][8];
+    #pragma clang loop unroll(full)
+    for (int i = 0; i < MI; i++)
+        #pragma clang loop unroll(full)
+        for (int p = 0; p < 2 * NP; p++) acc[i][p] = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1);
+    long pstride = groups * 64;
+    for (long g = 0; g < groups; g++) {
+        __m256i a[2], aa[2];
+        #pragma clang loop unroll(full)
+        for (int i = 0; i < MI; i++) {
+            a[i] = _mm256_set1_epi32(*(const int32_t *)(qa + i * ldqa + 4 * g));
+            aa[i] = _mm256_abs_epi8(a[i]);
+        }
+        #pragma clang loop unroll(full)
+        for (int h = 0; h < 2 * NP; h++) {
+            __m256i wv = _mm256_load_si256((const __m256i *)(w + (h / 2) * pstride + g * 64 + (h % 2) * 32));
+            #pragma clang loop unroll(full)
+            for (int i = 0; i < MI; i++) {
+                __m256i prod = _mm256_maddubs_epi16(aa[i], _mm256_sign_epi8(wv, a[i]));
+                acc[i][h] = _mm256_add_epi32(acc[i][h], _mm256_madd_epi16(prod, ones));
+            }
+        }
+    }
+    #pragma clang loop unroll(full)
+    for (int i = 0; i < MI; i++) {
+        #pragma clang loop unroll(full)
+        for (int h = 0; h < 2 * NP; h++) {
+            int32_t t[8];
+            _mm256_storeu_si256((__m256i *)t, acc[i][h]);
+            for (int l = 0; l < 8; l++) {
+                long j = h * 8 + l;
+                if (j >= cols) break;
+                float v = (float)t[l] / (ascale[i] * wscale[j]);
+                if (bias) v += bias[j];
+                c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
+            }
+        }
+    }
+}
+
+EK_AVX2 void ek_gemm_i8_avx2(long m, long n0, long n1, long k, const int8_t *qa, long ldqa, const float *ascale,
+                             const int8_t *packed, const float *wscale, float *c, long ldc, const float *bias,
+                             int accumulate) {
+    long groups = (k + 3) / 4;
+    for (long j = n0; j < n1; j += 32) {
+        const int8_t *w = packed + (j / 16) * groups * 64;
+        long cols = n1 - j;
+        long i = 0;
+        if (cols > 16) {
+            for (; i + 2 <= m; i += 2)
+                tile_avx2(2, 2, groups, qa + i * ldqa, ldqa, ascale + i, w, wscale + j, c + i * ldc + j, ldc,
+                          bias ? bias + j : 0, accumulate, cols);
+            if (i < m)
+                tile_avx2(1, 2, groups, qa + i * ldqa, ldqa, ascale + i, w, wscale + j, c + i * ldc + j, ldc,
+                          bias ? bias + j : 0, accumulate, cols);
+        } else {
+            for (; i < m; i++)
+                tile_avx2(1, 1, groups, qa + i * ldqa, ldqa, ascale + i, w, wscale + j, c + i * ldc + j, ldc,
+                          bias ? bias + j : 0, accumulate, cols);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import CEarshotKernels
+
+extension Kernels {
+    /// Layer normalisation over each row of `x[rows×columns]`: `(x-mean)/sqrt(var+eps)*gamma+beta`.
+    /// `x` and `y` may be the same buffer.
+    public static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, columns: Int,
+                                 gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float = 1e-5,
+                                 into y: UnsafeMutablePointer<Float>) {
+        ek_layernorm(ek_level(), x, rows, columns, gamma, beta, epsilon, y)
+    }
+
+    /// Numerically stable softmax of each row, in place (`stride` ≥ `columns` elements between rows).
+    public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int? = nil) {
+        ek_softmax_rows(ek_level(), x, rows, columns, stride ?? columns, 1, -1)
+    }
+
+    /// Exact GELU, `x · Φ(x) = 0.5 x (1 + erf(x/√2))` (PyTorch `nn.GELU()`, which Whisper uses), in place.
+    /// erf is evaluated with Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7) on the SIMD paths.
+    public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        let level = ek_level()
+        let x = Shared(x)
+        let chunk = 1 << 16
+        let parts = count >= 4 * chunk && threadCount > 1 ? threadCount : 1
+        let step = (count + parts - 1) / parts
+        runParallel(parts) { i in
+            let start = i * step
+            ek_gelu(level, x.p + start, min(step, count - start))
+        }
+    }
+
+    /// `y += x`, element-wise.
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        ek_add(ek_level(), x, y, count)
+    }
+
+    /// Widens IEEE half bit patterns to fp32.
+    public static func convertHalfToFloat(_ src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        ek_half_to_float(ek_level(), src, dst, count)
+    }
+
+    /// 1-D convolution over time. `input` is time-major `[frames][inChannels]`; `weight` has
+    /// `outChannels` rows of `inChannels × kernelSize` (PyTorch `Conv1d.weight` `[out][in][k]` flattened);
+    /// zero padding of `padding` frames on both sides. Writes `[outFrames][outChannels]` where
+    /// `outFrames = (frames + 2·padding − kernelSize) / stride + 1`. Runs as im2col + ``linear``.
+    ///
+    /// - Returns: `outFrames`.
+    @discardableResult
+    public static func conv1d(input: UnsafePointer<Float>, frames: Int, inChannels: Int,
+                              weight: WeightMatrix, bias: UnsafePointer<Float>?,
+                              kernelSize: Int, stride: Int, padding: Int,
+                              into output: UnsafeMutablePointer<Float>) -> Int {
+        precondition(weight.inputs == inChannels * kernelSize, "conv1d weight shape disagrees with channels × kernel")
+        let outFrames = (frames + 2 * padding - kernelSize) / stride + 1
+        guard outFrames > 0 else { return 0 }
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: outFrames * inChannels * kernelSize)
+        defer { cols.deallocate() }
+        ek_im2col_1d(input, frames, inChannels, kernelSize, stride, padding, outFrames, cols)
+        linear(cols, rows: outFrames, weight: weight, bias: bias, into: output)
+        return outFrames
+    }
+
+    /// Query rows per attention work item: 256 rows × 1500 keys of fp32 scores = 1.5 MiB, which stays in
+    /// L2/L3 between the QKᵀ product, the softmax and the PV product.
+    static let attentionQueryBlock = 256
+
+    /// Multi-head scaled-dot-product attention.
+    ///
+    /// `query` is `[queryCount][heads·headDim]` (row stride `queryStride`), `key`/`value` are
+    /// `[keyCount][heads·headDim]`; head `h` occupies columns `h·headDim ..< (h+1)·headDim`.
+    /// With `causalOffset = o`, query `i` sees keys `0 ... o + i` (decoder self-attention with a KV cache
+    /// holding `o` earlier positions); `nil` means no mask. Scores are scaled by `1/√headDim`.
+    ///
+    /// Each (head, block of query rows) is two GEMMs — `S = Q·Kᵀ` and `O = softmax(S)·V` — around a
+    /// row softmax; the work items are spread over `threadCount` workers.
+    public static func attention(query: UnsafePointer<Float>, queryStride: Int,
+                                 key: UnsafePointer<Float>, keyStride: Int,
+                                 value: UnsafePointer<Float>, valueStride: Int,
+                                 output: UnsafeMutablePointer<Float>, outputStride: Int,
+                                 heads: Int, headDim: Int, queryCount: Int, keyCount: Int,
+                                 causalOffset: Int?) {
+        guard heads > 0, queryCount > 0, headDim > 0 else { return }
+        let level = ek_level()
+        let scale = 1 / Float(headDim).squareRoot()
+        let block = min(queryCount, attentionQueryBlock)
+        let blocks = (queryCount + block - 1) / block
+        let items = heads * blocks
+        let work = heads * queryCount * max(keyCount, 1) * headDim
+        let parts = threadCount > 1 && work >= parallelThreshold ? min(threadCount, items) : 1
+        let (q, k, v, o) = (Shared(query), Shared(key), Shared(value), Shared(output))
+        runParallel(parts) { part in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * max(keyCount, 1))
+            defer { scores.deallocate() }
+            for item in Swift.stride(from: part, to: items, by: parts) {
+                let h = item / blocks, q0 = (item % blocks) * block
+                let rows = min(block, queryCount - q0)
+                let visible = causalOffset.map { min(keyCount, $0 + q0 + rows) } ?? keyCount
+                let out = o.p + q0 * outputStride + h * headDim
+                guard visible > 0 else {
+                    for r in 0..<rows { (out + r * outputStride).update(repeating: 0, count: headDim) }
+                    continue
+                }
+                ek_sgemm(level, rows, visible, headDim, q.p + q0 * queryStride + h * headDim, queryStride,
+                         k.p + h * headDim, keyStride, 1, scores, visible, nil, 0)
+                ek_softmax_rows(level, scores, rows, visible, visible, scale, causalOffset.map { $0 + q0 } ?? -1)
+                ek_sgemm(level, rows, headDim, visible, scores, visible, v.p + h * headDim, valueStride, 0,
+                         out, outputStride, nil, 0)
+            }
+        }
+    }
+}
