@@ -12,6 +12,11 @@ EK_AVX512 void ek_ukernel_avx512(long kc, const float *ap, const float *bp, floa
     __m512 c0[MR], c1[MR];
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }
+    for (int i = 0; i < MR && i < mr; i++) {  // the C tile is needed at the end: start fetching it now
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    }
+#pragma clang loop unroll_count(4)
     for (long p = 0; p < kc; p++, ap += MR, bp += NR) {
         __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
 #pragma clang loop unroll(full)
