@@ -35,7 +35,7 @@ public final class AudioFileReader {
     /// `true` when the file is decoded by the ffmpeg subprocess rather than natively.
     public let usesFFmpeg: Bool
 
-    private let source: any MonoSource
+    let source: any MonoSource
     private let resampler: Resampler?
     private var pending: [Float] = []     // resampled output not yet returned
     private var pendingStart = 0
@@ -64,16 +64,14 @@ public final class AudioFileReader {
             throw AudioError(.truncated, path: path, "file is empty (0 bytes); it holds no audio — re-export or re-download it")
         }
         let head = input.take(12)
+        if head.count < 12 && ["RIFF", "RIFX", "RF64"].contains(where: { Array($0.utf8).starts(with: head.prefix(4)) }) {
+            throw AudioError(.truncated, path: path, "file is only \(head.count) bytes, a WAV header cut off before its 'WAVE' tag; the file is incomplete")
+        }
         let kind = ContainerKind.sniff(head)
         var fallbackReason: String
         switch kind {
         case .wav:
-            let fresh = try ByteInput(path: path)  // re-read from byte 0 (cheap; `input` consumed the magic)
-            input.closeNow()
-            if try fresh.fill(atLeast: 12) < 12 {
-                throw AudioError(.truncated, path: path, "WAV header is cut off after \(fresh.available) bytes; the file is incomplete")
-            }
-            switch try WAVDecoder.open(fresh) {
+            switch try WAVDecoder.open(input, header: head) {
             case .success(let wav):
                 source = wav
                 usesFFmpeg = false
@@ -84,7 +82,7 @@ public final class AudioFileReader {
                     ? nil : Resampler(inputRate: wav.sampleRate, outputRate: targetSampleRate)
                 return
             case .failure(let codec):
-                fresh.closeNow()
+                input.closeNow()
                 fallbackReason = "a WAV in \(codec.description), which is only decoded through ffmpeg"
             }
         case .knownOther(let name):
@@ -92,9 +90,6 @@ public final class AudioFileReader {
             fallbackReason = "a \(name) file, which is decoded through ffmpeg"
         case .unknown:
             input.closeNow()
-            if head.count < 4 && head.first.map({ $0 == UInt8(ascii: "R") }) == true {
-                throw AudioError(.truncated, path: path, "file is only \(head.count) bytes; the header is cut off")
-            }
             fallbackReason = "not a WAV file (first bytes \(head.prefix(4).map { String($0, radix: 16) }.joined(separator: " "))) and only ffmpeg could tell whether it is audio"
         }
         guard let ffmpeg = FFmpegDecoder.locate(searchPath: ffmpegSearchPath) else {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A complex FFT of one fixed size in double precision: mixed-radix (2, 4 and a generic odd-radix
+/// A complex FFT of one fixed size in double precision: mixed-radix (2, 4, 5 and a generic odd-radix
 /// butterfly), Stockham auto-sort so no bit reversal is needed. Twiddles are precomputed per stage.
 ///
 /// Used by `WhisperMelSpectrogram` for the 400-point real DFT (as a 200-point complex FFT); double
@@ -41,7 +41,7 @@ struct ComplexFFT {
                 }
             }
             tw.append(t)
-            if p != 2 && p != 4 && rootTables[p] == nil {
+            if p != 2 && p != 4 && p != 5 && rootTables[p] == nil {
                 rootTables[p] = (0 ..< p).flatMap { k -> [Double] in
                     let a = -2 * Double.pi * Double(k) / Double(p)
                     return [cos(a), sin(a)]
@@ -64,6 +64,7 @@ struct ComplexFFT {
                 switch p {
                 case 2: ComplexFFT.radix2(src, dst, m: m, s: s, tw: tw.baseAddress!)
                 case 4: ComplexFFT.radix4(src, dst, m: m, s: s, tw: tw.baseAddress!)
+                case 5: ComplexFFT.radix5(src, dst, m: m, s: s, tw: tw.baseAddress!)
                 default:
                     roots[p]!.withUnsafeBufferPointer { w in
                         ComplexFFT.radixGeneric(src, dst, p: p, m: m, s: s, tw: tw.baseAddress!, roots: w.baseAddress!)
@@ -108,6 +109,37 @@ struct ComplexFFT {
                 put(y, o + os, t1r + t3i, t1i - t3r, w[2], w[3])
                 put(y, o + 2 * os, t0r - t2r, t0i - t2i, w[4], w[5])
                 put(y, o + 3 * os, t1r - t3i, t1i + t3r, w[6], w[7])
+            }
+        }
+    }
+
+    // cos/sin(2π/5), cos/sin(4π/5)
+    private static let c1 = cos(2 * Double.pi / 5), s1 = sin(2 * Double.pi / 5)
+    private static let c2 = cos(4 * Double.pi / 5), s2 = sin(4 * Double.pi / 5)
+
+    private static func radix5(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, m: Int, s: Int,
+                               tw: UnsafePointer<Double>) {
+        let c1 = ComplexFFT.c1, s1 = ComplexFFT.s1, c2 = ComplexFFT.c2, s2 = ComplexFFT.s2
+        for q in 0 ..< m {
+            let w = tw + 10 * q
+            for r in 0 ..< s {
+                let i0 = 2 * (r + s * q), st = 2 * s * m
+                let a0r = x[i0], a0i = x[i0 + 1]
+                let a1r = x[i0 + st], a1i = x[i0 + st + 1], a4r = x[i0 + 4 * st], a4i = x[i0 + 4 * st + 1]
+                let a2r = x[i0 + 2 * st], a2i = x[i0 + 2 * st + 1], a3r = x[i0 + 3 * st], a3i = x[i0 + 3 * st + 1]
+                let p1r = a1r + a4r, p1i = a1i + a4i, m1r = a1r - a4r, m1i = a1i - a4i
+                let p2r = a2r + a3r, p2i = a2i + a3i, m2r = a2r - a3r, m2i = a2i - a3i
+                let b1r = a0r + c1 * p1r + c2 * p2r, b1i = a0i + c1 * p1i + c2 * p2i
+                let b2r = a0r + c2 * p1r + c1 * p2r, b2i = a0i + c2 * p1i + c1 * p2i
+                // ω = e^(−2πi/5): b_u = A_u − i·B_u for u = 1, 2 and conjugate-symmetric partners 4, 3.
+                let e1r = s1 * m1r + s2 * m2r, e1i = s1 * m1i + s2 * m2i
+                let e2r = s2 * m1r - s1 * m2r, e2i = s2 * m1i - s1 * m2i
+                let o = 2 * (r + s * 5 * q), os = 2 * s
+                put(y, o, a0r + p1r + p2r, a0i + p1i + p2i, w[0], w[1])
+                put(y, o + os, b1r + e1i, b1i - e1r, w[2], w[3])
+                put(y, o + 2 * os, b2r + e2i, b2i - e2r, w[4], w[5])
+                put(y, o + 3 * os, b2r - e2i, b2i + e2r, w[6], w[7])
+                put(y, o + 4 * os, b1r - e1i, b1i + e1r, w[8], w[9])
             }
         }
     }

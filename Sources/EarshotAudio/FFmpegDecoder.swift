@@ -6,7 +6,7 @@ import Darwin
 #endif
 
 /// Decodes any container ffmpeg understands by running
-/// `ffmpeg -nostdin -i file:<path> -map 0:a:0 -ac 1 -ar <rate> -f f32le pipe:1` and reading its stdout
+/// `ffmpeg -nostdin -i file:<path> -map 0:a:0 -ac 1 -rematrix_maxval 1.0 -ar <rate> -f f32le pipe:1` and reading its stdout
 /// incrementally (the same decode-and-resample route openai-whisper's `load_audio` takes, with float
 /// output instead of s16le). ffmpeg's log goes to an unlinked temporary file, which is parsed for the
 /// source rate/channels/duration and, on failure, turned into an `AudioError`. The child is always
@@ -15,7 +15,8 @@ import Darwin
 final class FFmpegDecoder: MonoSource {
     let outputRate: Int
     private let path: String
-    private var pid: pid_t
+    /// The ffmpeg child's process id (tests check it is reaped).
+    private(set) var pid: pid_t
     private let frames: PCMFrameReader
     private var logFD: Int32
     private(set) var sourceRate = 0
@@ -45,7 +46,9 @@ final class FFmpegDecoder: MonoSource {
         }
         self.logFD = logFD
         let args = [executable, "-nostdin", "-hide_banner", "-nostats", "-i", "file:" + path,
-                    "-map", "0:a:0", "-vn", "-ac", "1", "-ar", String(outputRate),
+                    // -rematrix_maxval 1: scale ffmpeg's downmix matrix to unity gain, so stereo becomes
+                    // (L + R) / 2 like the native WAV path (plain -ac 1 gives (L + R)/√2, +3 dB).
+                    "-map", "0:a:0", "-vn", "-ac", "1", "-rematrix_maxval", "1.0", "-ar", String(outputRate),
                     "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
         let spawned = FFmpegDecoder.spawn(args, stdoutLog: logFD)
         guard let (pid, readFD) = spawned.value else {

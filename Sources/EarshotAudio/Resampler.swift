@@ -10,8 +10,8 @@ import Foundation
 ///   `0.95 fN`; everything that would alias (downsampling) or image (upsampling) is in the stopband.
 /// - stopband attenuation target `A = 90 dB` → Kaiser `β = 0.1102 (A − 8.7) ≈ 8.96`; passband ripple
 ///   ≈ 10^(−A/20) (≈ 0.0003 dB).
-/// - length `N = (A − 7.95) / (14.36 Δf)` input samples with `Δf = 0.1 fN / inRate` (e.g. ≈ 343 input
-///   samples for 44.1 k → 16 k, ≈ 115 for 8 k → 16 k); the kernel is centred (zero phase), so output
+/// - length `N = (A − 7.95) / (14.36 Δf)` input samples with `Δf = 0.1 fN / inRate` (e.g. 316 taps for
+///   44.1 k → 16 k, 344 for 48 k → 16 k, 116 for 8 k → 16 k); the kernel is centred (zero phase), so output
 ///   sample `k` is the signal at input time `k · in / out` and there is no delay to compensate.
 /// - phases: `L = out / gcd(in, out)` exact polyphase branches when `L ≤ 1024`, otherwise 1024
 ///   branches with linear interpolation between neighbouring branches (as libsamplerate's sinc
@@ -148,6 +148,19 @@ public final class Resampler {
         return out
     }
 
+    /// `Σ a[i]·b[i]` with four partial sums (a fixed order, so results do not depend on chunking).
+    @inline(__always)
+    private static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var i = 0
+        while i + 4 <= n {
+            s0 += a[i] * b[i]; s1 += a[i + 1] * b[i + 1]; s2 += a[i + 2] * b[i + 2]; s3 += a[i + 3] * b[i + 3]
+            i += 4
+        }
+        while i < n { s0 += a[i] * b[i]; i += 1 }
+        return (s0 + s1) + (s2 + s3)
+    }
+
     /// One output sample: branch `phase` (blended with `phase + 1` by `weight`) against input
     /// `first ..< first + taps`, where samples before 0 or past the input are zero.
     private func dot(first: Int64, phase: Int, weight: Float, taps: Int) -> Float {
@@ -159,9 +172,9 @@ public final class Resampler {
                 let hi = Int(min(Int64(taps), historyStart + Int64(h.count) - first))
                 var s0: Float = 0, s1: Float = 0
                 if lo < hi {
-                    let x = h.baseAddress!, off = Int(first - historyStart)
-                    for j in lo ..< hi { s0 += c0[j] * x[off + j] }
-                    if weight != 0 { for j in lo ..< hi { s1 += c1[j] * x[off + j] } }
+                    let x = h.baseAddress! + (Int(first - historyStart) + lo)   // input sample first + lo
+                    s0 = Resampler.dot(c0 + lo, x, hi - lo)
+                    if weight != 0 { s1 = Resampler.dot(c1 + lo, x, hi - lo) }
                 }
                 return weight == 0 ? s0 : s0 + weight * (s1 - s0)
             }

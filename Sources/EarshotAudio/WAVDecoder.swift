@@ -52,9 +52,9 @@ final class WAVDecoder: MonoSource {
 
     /// Parses the header up to the start of the sample data. Throws `AudioError`, or returns
     /// `.failure(UnsupportedWAVCodec)` when the file is a well-formed WAV in a codec not decoded here.
-    static func open(_ input: ByteInput) throws(AudioError) -> Result<WAVDecoder, UnsupportedWAVCodec> {
+    /// `header` is the file's first 12 bytes, already consumed from `input` (`RIFF`, size, `WAVE`).
+    static func open(_ input: ByteInput, header head: [UInt8]) throws(AudioError) -> Result<WAVDecoder, UnsupportedWAVCodec> {
         let path = input.path
-        let head = input.take(12)
         let magic = String(decoding: head[0 ..< 4], as: UTF8.self)
         let bigEndian = magic == "RIFX"
         let is64 = magic == "RF64" || magic == "BW64"

@@ -52,6 +52,8 @@ public struct WhisperMelSpectrogram: Sendable {
     /// Mel filter bank, sparse: for band `b`, weights for FFT bins `filterStart[b] ..< filterStart[b] + filterWeights[b].count`.
     let filterStart: [Int]
     let filterWeights: [[Float]]
+    private let flatWeights: [Float]      // filterWeights concatenated
+    private let flatOffset: [Int]         // band b's weights: flatWeights[flatOffset[b] ..< flatOffset[b + 1]]
     private let window: [Float]
     private let fft: ComplexFFT
     private let splitTwiddles: [Double]   // (cos, sin) of −2πk/400, k ≤ 200
@@ -72,6 +74,8 @@ public struct WhisperMelSpectrogram: Sendable {
         }
         filterStart = starts
         filterWeights = weights
+        flatWeights = weights.flatMap { $0 }
+        flatOffset = weights.reduce(into: [0]) { $0.append($0.last! + $1.count) }
         // np.hanning(401)[:-1] = 0.5 − 0.5·cos(2πn/400), computed in float64, cast to float32.
         window = (0 ..< WhisperMelSpectrogram.fftSize).map {
             Float(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(WhisperMelSpectrogram.fftSize)))
@@ -150,16 +154,31 @@ public struct WhisperMelSpectrogram: Sendable {
         let count = samples.count
         for f in 0 ..< frames {
             let start = span.lowerBound + f * hop - half
-            for j in 0 ..< n { frame[j] = samples[WhisperMelSpectrogram.reflect(start + j, count: count)] * window[j] }
-            powerSpectrum(frame, &buf, &work, into: &power)
-            for b in 0 ..< melBands {
-                var s: Float = 0
-                let w = filterWeights[b], k0 = filterStart[b]
-                for k in 0 ..< w.count { s += w[k] * power[k0 + k] }
-                out[b * frames + f] = log10(max(s, 1e-10))
+            if start >= 0 && start + n <= count {
+                for j in 0 ..< n { frame[j] = samples[start + j] * window[j] }
+            } else {
+                for j in 0 ..< n { frame[j] = samples[WhisperMelSpectrogram.reflect(start + j, count: count)] * window[j] }
             }
+            powerSpectrum(frame, &buf, &work, into: &power)
+            applyFilters(power, frame: f, frames: frames, into: &out)
         }
         return MelSpectrogram(bands: melBands, frames: frames, values: out)
+    }
+
+    /// `out[b][f] = log10(max(Σ_k w[b][k]·power[k], 1e-10))` over the sparse filter bank.
+    private func applyFilters(_ power: [Float], frame f: Int, frames: Int, into out: inout [Float]) {
+        flatWeights.withUnsafeBufferPointer { w in
+            power.withUnsafeBufferPointer { p in
+                out.withUnsafeMutableBufferPointer { o in
+                    for b in 0 ..< melBands {
+                        let lo = flatOffset[b], k0 = filterStart[b]
+                        var s: Float = 0
+                        for k in 0 ..< flatOffset[b + 1] - lo { s += w[lo + k] * p[k0 + k] }
+                        o[b * frames + f] = log10(max(s, 1e-10))
+                    }
+                }
+            }
+        }
     }
 
     /// numpy `reflect` indexing (no edge repeat), valid for any overshoot: period `2(count − 1)`.
