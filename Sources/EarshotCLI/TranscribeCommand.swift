@@ -39,7 +39,7 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: "transcribe or translate (into English; multilingual models only).")
     var task: String = "transcribe"
 
-    @Option(help: "Weight precision in memory: fp32 (widen at load) or stored (keep the checkpoint's fp16/int8).")
+    @Option(help: "Weight precision in memory: fp32, fp16 (fp32 accumulation), int8 (quantized per output row), or stored (as the checkpoint holds them).")
     var precision: String = "fp32"
 
     @Option(help: "Text to condition the first window on.")
@@ -56,8 +56,8 @@ struct TranscribeCommand: ParsableCommand {
         guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
         guard WhisperTask(rawValue: task) != nil else { throw ValidationError("--task must be transcribe or translate") }
-        guard ["fp32", "stored", "fp16"].contains(precision) else {
-            throw ValidationError("unsupported --precision '\(precision)'; supported: fp32, fp16 (keeps fp16 checkpoints as stored), stored")
+        guard WeightPrecision(cliName: precision) != nil else {
+            throw ValidationError("unsupported --precision '\(precision)'; supported: fp32, fp16, int8, stored")
         }
     }
 
@@ -65,7 +65,7 @@ struct TranscribeCommand: ParsableCommand {
         Kernels.threadCount = threads
         let format = TranscriptFormat(rawValue: outputFormat)!
         let modelDirectory = model ?? ModelLocations.defaultWhisperModel
-        let whisper = try WhisperModel(directory: modelDirectory, precision: precision == "fp32" ? .float32 : .stored)
+        let whisper = try WhisperModel(directory: modelDirectory, precision: WeightPrecision(cliName: precision)!)
         var options = WhisperDecodingOptions()
         options.beamSize = beamSize
         options.language = language

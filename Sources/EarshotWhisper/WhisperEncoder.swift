@@ -30,12 +30,12 @@ struct WhisperEncoder: Sendable {
                 for f in 0..<frames { timeMajor[f * bands + b] = row[f] }
             }
             let conv1Out = FloatBuffer(count: frames * d)
-            weights.conv1Bias.withPointer { bias in
+            _ = weights.conv1Bias.withPointer { bias in
                 Kernels.conv1d(input: timeMajor.pointer, frames: frames, inChannels: bands, weight: weights.conv1,
                                bias: bias, kernelSize: 3, stride: 1, padding: 1, into: conv1Out.pointer)
             }
             Kernels.gelu(conv1Out.pointer, count: frames * d)
-            weights.conv2Bias.withPointer { bias in
+            _ = weights.conv2Bias.withPointer { bias in
                 Kernels.conv1d(input: conv1Out.pointer, frames: frames, inChannels: d, weight: weights.conv2,
                                bias: bias, kernelSize: 3, stride: 2, padding: 1, into: output.pointer)
             }

@@ -44,44 +44,62 @@ struct LayerNormLayer: Sendable {
     var byteCount: Int { (gamma.count + beta.count) * 4 }
 }
 
-/// The precision weight matrices are kept in while the model runs.
+/// The precision weight matrices are kept in while the model runs. Biases, norms and position tables
+/// are always fp32 (they are small).
 public enum WeightPrecision: String, Sendable, CaseIterable {
     /// Keep whatever the checkpoint stores (fp16 stays fp16 in memory, int8 stays int8).
     case stored
-    /// Widen everything to fp32 at load time (exact for fp16 checkpoints; doubles their memory).
+    /// fp32: widen fp16/int8 at load time (exact for fp16 checkpoints; doubles their memory).
     case float32
+    /// fp16 weights with fp32 accumulation: fp16 checkpoints stay memory-mapped; fp32 ones are narrowed.
+    case float16
+    /// int8 per-output-row symmetric weights packed for the int8 kernels; activations are quantized per row.
+    case int8
+
+    /// The CLI's names: fp32, fp16, int8, stored.
+    public init?(cliName: String) {
+        switch cliName {
+        case "fp32", "float32": self = .float32
+        case "fp16", "float16": self = .float16
+        case "int8": self = .int8
+        case "stored": self = .stored
+        default: return nil
+        }
+    }
 
     func convert(_ matrix: WeightMatrix) -> WeightMatrix {
+        let count = matrix.outputs * matrix.inputs
         switch (self, matrix.storage) {
-        case (.stored, _), (.float32, .float32):
+        case (.stored, _), (.float32, .float32), (.float16, .float16):
             return matrix
+        case (.int8, _):
+            return matrix.packedForInt8Kernels()
         case (.float32, .float16(let halves)):
-            let owned = FloatBuffer(count: matrix.outputs * matrix.inputs)
-            Kernels.convertHalfToFloat(halves, into: owned.pointer, count: matrix.outputs * matrix.inputs)
+            let owned = FloatBuffer(count: count)
+            Kernels.convertHalfToFloat(halves, into: owned.pointer, count: count)
             return WeightMatrix(outputs: matrix.outputs, inputs: matrix.inputs,
                                 storage: .float32(UnsafePointer(owned.pointer)), owner: owned)
-        case (.float32, _):
-            // int8 and other stored forms: widen row by row through the kernel (y = I·Wᵀ would be wasteful);
-            // dequantise explicitly instead.
-            let owned = FloatBuffer(count: matrix.outputs * matrix.inputs)
-            dequantize(matrix, into: owned.pointer)
+        case (.float16, .float32(let floats)):
+            let owned = HalfBuffer(count: count)
+            for i in 0..<count { owned.pointer[i] = Float16(floats[i]).bitPattern }
             return WeightMatrix(outputs: matrix.outputs, inputs: matrix.inputs,
-                                storage: .float32(UnsafePointer(owned.pointer)), owner: owned)
+                                storage: .float16(UnsafePointer(owned.pointer)), owner: owned)
+        case (.float32, _), (.float16, _):
+            // int8 stored: dequantize to fp32 rows (then narrow for fp16).
+            let owned = FloatBuffer(count: count)
+            for r in 0..<matrix.outputs { WhisperWeights.row(r, of: matrix, into: owned.pointer + r * matrix.inputs) }
+            let widened = WeightMatrix(outputs: matrix.outputs, inputs: matrix.inputs,
+                                       storage: .float32(UnsafePointer(owned.pointer)), owner: owned)
+            return self == .float32 ? widened : convert(widened)
         }
     }
+}
 
-    private func dequantize(_ matrix: WeightMatrix, into out: UnsafeMutablePointer<Float>) {
-        // One identity row at a time through the linear kernel keeps this independent of storage details.
-        let k = matrix.inputs
-        let unit = FloatBuffer(count: k, zeroed: true)
-        let column = FloatBuffer(count: matrix.outputs)
-        for c in 0..<k {
-            unit[c] = 1
-            Kernels.linear(unit.pointer, rows: 1, weight: matrix, bias: nil, into: column.pointer)
-            for r in 0..<matrix.outputs { out[r * k + c] = column[r] }
-            unit[c] = 0
-        }
-    }
+/// IEEE half bit patterns owned by the model (fp32 checkpoints narrowed to fp16).
+final class HalfBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<UInt16>
+    init(count: Int) { pointer = .allocate(capacity: max(count, 1)) }
+    deinit { pointer.deallocate() }
 }
 
 /// One encoder block: pre-norm self-attention and feed-forward.
@@ -117,7 +135,8 @@ struct WhisperWeights: Sendable {
     let encoderPositions: [Float]    // [audioContext, d]
     let encoderLayers: [EncoderLayerWeights]
     let encoderNorm: LayerNormLayer
-    let embeddings: WeightMatrix     // [vocab, d]; also the output projection (tied)
+    let embeddings: WeightMatrix     // [vocab, d], output projection (tied), in the run precision
+    let embeddingTable: WeightMatrix // the same rows as stored, for token lookup
     let decoderPositions: [Float]    // [textContext, d]
     let decoderLayers: [DecoderLayerWeights]
     let decoderNorm: LayerNormLayer
@@ -145,6 +164,7 @@ struct WhisperWeights: Sendable {
         encoderNorm = try LayerNormLayer(c, "encoder/layer_norm", width: d)
         let embeddingsStored = try c.weightMatrix("decoder/embeddings/weight", expectedShape: [dims.vocabularySize, d])
         embeddings = precision.convert(embeddingsStored)
+        embeddingTable = embeddingsStored
         decoderPositions = try c.floats("decoder/position_encodings/encodings", expectedCount: dims.textContext * d)
         var decoderLayers: [DecoderLayerWeights] = []
         for i in 0..<dims.decoderLayers {
@@ -167,21 +187,29 @@ struct WhisperWeights: Sendable {
 
     /// Writes the fp32 embedding of `token` into `out` (`width` values), whatever the stored precision.
     func embedding(of token: Int, into out: UnsafeMutablePointer<Float>) {
-        let d = embeddings.inputs
-        switch embeddings.storage {
+        Self.row(token, of: embeddingTable, into: out)
+    }
+
+    /// Reads row `r` of an unpacked matrix as fp32.
+    static func row(_ r: Int, of matrix: WeightMatrix, into out: UnsafeMutablePointer<Float>) {
+        let d = matrix.inputs
+        switch matrix.storage {
         case .float32(let w):
-            out.update(from: w + token * d, count: d)
+            out.update(from: w + r * d, count: d)
         case .float16(let w):
-            Kernels.convertHalfToFloat(w + token * d, into: out, count: d)
+            Kernels.convertHalfToFloat(w + r * d, into: out, count: d)
         case .int8(let values, let scales):
-            let inv = 1 / scales[token]
-            for i in 0..<d { out[i] = Float(values[token * d + i]) * inv }
+            let inv = 1 / scales[r]
+            for i in 0..<d { out[i] = Float(values[r * d + i]) * inv }
+        case .packedInt8:
+            preconditionFailure("packed int8 weights cannot be read back by row; keep the stored table")
         }
     }
 
     /// Bytes held by the weights (mapped or owned).
     var byteCount: Int {
         var total = conv1.byteCount + conv2.byteCount + embeddings.byteCount
+        if embeddingTable.storage.isDistinct(from: embeddings.storage) { total += embeddingTable.byteCount }
         total += (conv1Bias.count + conv2Bias.count + encoderPositions.count + decoderPositions.count) * 4
         total += encoderNorm.byteCount + decoderNorm.byteCount
         for l in encoderLayers {
@@ -194,5 +222,17 @@ struct WhisperWeights: Sendable {
             total += l.ffnNorm.byteCount + l.ffnIn.byteCount + l.ffnOut.byteCount
         }
         return total
+    }
+}
+
+extension WeightMatrix.Storage {
+    /// Whether two storages hold different memory (a converted copy rather than the same mapping).
+    func isDistinct(from other: WeightMatrix.Storage) -> Bool {
+        switch (self, other) {
+        case (.float32(let a), .float32(let b)): return a != b
+        case (.float16(let a), .float16(let b)): return a != b
+        case (.int8(let a, _), .int8(let b, _)): return a != b
+        default: return true
+        }
     }
 }
