@@ -32,6 +32,7 @@ import Testing
         #expect(y.count == 16000)
         let a = Self.amplitude(y[2000 ..< 14000], hz: 1000, rate: 16000)
         let db = 20 * log10(a / 0.5)
+        print("resampler \(rate) → 16000: 1 kHz gain \(db) dB")
         #expect(abs(db) < 0.1, "\(rate) → 16000: 1 kHz gain \(db) dB")
     }
 
@@ -41,6 +42,7 @@ import Testing
         let x = TestSupport.sine(hz, rate: rate, count: rate).map { Float($0) }
         let y = Self.resample(x, from: rate, to: 16000)
         let db = 20 * log10(Self.rms(y[2000 ..< 14000]) / (0.5 / 2.squareRoot()))
+        print("resampler \(rate) → 16000: \(hz) Hz at \(db) dB")
         #expect(db <= -60, "\(rate) → 16000: \(hz) Hz leaks at \(db) dB")
     }
 

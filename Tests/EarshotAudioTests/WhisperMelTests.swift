@@ -39,6 +39,7 @@ import Testing
         for i in values.indices { expected[ref.band[i] * 201 + ref.bin[i]] = values[i] }
         let got = WhisperMelSpectrogram.melFilters(bands: bands)
         let err = zip(got, expected).map { abs($0 - $1) }.max()!
+        print("mel filters \(bands): max |Swift − npz| = \(err)")
         #expect(err <= 1e-6, "max filter error \(err)")
         #expect(values.count > 300)  // the fixture really holds the filters
     }
@@ -53,6 +54,7 @@ import Testing
             #expect(m.frames == WhisperMelSpectrogram.frameCount(sampleCount: x.count, padding: c.padding))
             guard m.values.count == ref.count else { continue }
             let err = zip(m.values, ref).map { abs($0 - $1) }.max() ?? 0
+            print("mel \(c.name): max |Swift − faster-whisper| = \(err)")
             #expect(err <= 1e-4, "\(c.name): max error \(err)")
         }
     }
@@ -74,6 +76,7 @@ import Testing
             for (i, f) in c.frameIndices.enumerated() {
                 for b in 0 ..< c.bands { err = max(err, abs(m[b, f] - cols[i * c.bands + b])) }
             }
+            print("mel \(c.name): max |Swift − faster-whisper| over stored frames = \(err)")
             #expect(err <= 1e-4, "\(c.name): max error over stored frames \(err)")
             let fs = Self.floats(c.frameSums), bs = Self.floats(c.bandSums)
             let frameErr = (0 ..< m.frames).map { f in abs((0 ..< m.bands).reduce(Float(0)) { $0 + m[$1, f] } - fs[f]) }.max()!
