@@ -16,6 +16,9 @@ struct CTranslate2WriterFixtureTests {
         case .float32(let p): return Array(UnsafeBufferPointer(start: p, count: n))
         case .float16(let p): return (0..<n).map { CT2Convert.halfToFloat(p[$0]) }
         case .int8(let values, let scales): return (0..<n).map { Float(values[$0]) / scales[$0 / m.inputs] }
+        default:
+            Issue.record("the reader returned an unexpected storage kind")
+            return []
         }
     }
 
