@@ -48,7 +48,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio"], resources: [.copy("Fixtures")],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "EarshotWhisperTests", dependencies: ["EarshotWhisper"], resources: [.copy("Fixtures")],
+        .testTarget(name: "EarshotWhisperTests", dependencies: ["EarshotWhisper", "EarshotAudio", "EarshotText"], resources: [.copy("Fixtures")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotFunASRTests", dependencies: ["EarshotFunASR"], resources: [.copy("Fixtures")],
                     swiftSettings: swiftSettings),

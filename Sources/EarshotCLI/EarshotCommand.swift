@@ -6,6 +6,6 @@ struct EarshotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "earshot",
         abstract: "Speech recognition in bounded memory: VAD, batched Whisper, memory reports.",
-        subcommands: [TranscribeCommand.self]
+        subcommands: [TranscribeCommand.self, InspectCommand.self, ModelsCommand.self]
     )
 }

@@ -86,6 +86,9 @@ struct TranscribeCommand: ParsableCommand {
         for path in audio {
             do {
                 let samples = try AudioFileReader.readAll(path: path)
+                guard !samples.isEmpty else {
+                    throw CLIError("\(path): holds no audio samples (a zero-length recording); nothing to transcribe")
+                }
                 let progress = ProgressBar(label: (path as NSString).lastPathComponent)
                 let transcript = try whisper.transcribe(audio: samples, options: options,
                                                         onProgress: { done, total in progress.update(done, total) })

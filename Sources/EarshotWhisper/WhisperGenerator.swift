@@ -107,17 +107,21 @@ struct WhisperGenerator {
                                 noSpeechProbability: noSpeech)
     }
 
-    /// Beam search: each step extends every live beam by its best `beamSize + 1` tokens, keeps the best
-    /// `beamSize` unfinished candidates, and stops once `beamSize × patience` hypotheses have ended.
+    /// Beam search as CTranslate2 4.x runs it (`BeamSearch::search`): each step ranks the best
+    /// `2 × beamSize` continuations of all live beams by cumulative log-probability; of the first
+    /// `beamSize`, those ending in end-of-text are registered as finished and their slots refilled from
+    /// the next non-ending candidates. Decoding stops once `beamSize × patience` hypotheses are finished;
+    /// the winner has the best `logProb / length ^ lengthPenalty`.
     private func beamSearch(start: [Int], primed: SelfAttentionCache, memory: CrossAttentionMemory,
                             maxLength: Int, settings: Settings) -> GenerationResult {
         struct Beam { var tokens: [Int]; var logProb: Double; var cache: SelfAttentionCache }
         let vocab = decoder.dims.vocabularySize
+        let beamSize = settings.beamSize, candidateCount = 2 * settings.beamSize
         let first = decoder.makeCache()
         first.copy(from: primed)
         var beams = [Beam(tokens: [], logProb: 0, cache: first)]
         var finished: [(tokens: [Int], logProb: Double)] = []
-        let maxFinished = max(1, Int((Float(settings.beamSize) * settings.patience).rounded()))
+        let maxFinished = max(1, Int((Float(beamSize) * settings.patience).rounded()))
         var noSpeech: Double = 0
         var spare: [SelfAttentionCache] = []
 
@@ -135,23 +139,39 @@ struct WhisperGenerator {
                 }
                 filters.apply(to: row, count: vocab, generated: beam.tokens)
                 logSoftmaxInPlace(row, count: vocab)
-                for token in Self.topK(row, count: vocab, k: settings.beamSize + 1) {
+                for token in Self.topK(row, count: vocab, k: candidateCount) {
                     candidates.append((b, token, beam.logProb + Double(row[token])))
                 }
             }
             candidates.sort { $0.logProb > $1.logProb }
+            if candidates.count > candidateCount { candidates.removeLast(candidates.count - candidateCount) }
+            let isLast = step == maxLength - 1
+            var chosen: [(beam: Int, token: Int, logProb: Double)] = []
+            var secondary = beamSize
+            for k in 0..<min(beamSize, candidates.count) {
+                let candidate = candidates[k]
+                if candidate.token == special.eot || isLast {
+                    let parent = beams[candidate.beam].tokens
+                    finished.append((candidate.token == special.eot ? parent : parent + [candidate.token],
+                                     candidate.logProb))
+                    if let j = (secondary..<candidates.count).first(where: { candidates[$0].token != special.eot }) {
+                        chosen.append(candidates[j])
+                        secondary = j + 1
+                    } else {
+                        secondary = candidates.count
+                    }
+                } else {
+                    chosen.append(candidate)
+                }
+            }
+            if isLast || finished.count >= maxFinished || chosen.isEmpty { break }
+
+            // New beams take over their parent's cache once; further children of the same parent get copies,
+            // made now, before the next forward pass writes to any cache.
             var next: [Beam] = []
             var usedParents = Set<Int>()
-            for candidate in candidates {
+            for candidate in chosen {
                 let parent = beams[candidate.beam]
-                if candidate.token == special.eot || step == maxLength - 1 {
-                    if finished.count < maxFinished {
-                        let tokens = candidate.token == special.eot ? parent.tokens : parent.tokens + [candidate.token]
-                        finished.append((tokens, candidate.logProb))
-                    }
-                    continue
-                }
-                if next.count == settings.beamSize { continue }
                 let cache: SelfAttentionCache
                 if usedParents.insert(candidate.beam).inserted {
                     cache = parent.cache
@@ -161,11 +181,8 @@ struct WhisperGenerator {
                 }
                 next.append(Beam(tokens: parent.tokens + [candidate.token], logProb: candidate.logProb, cache: cache))
             }
-            // A parent cache taken over in place by one child may also be copied for its siblings: the
-            // copies are made here, before the next forward pass writes to it.
             for (b, beam) in beams.enumerated() where !usedParents.contains(b) { spare.append(beam.cache) }
             beams = next
-            if finished.count >= maxFinished || beams.isEmpty { break }
         }
         if finished.isEmpty { finished = beams.map { ($0.tokens, $0.logProb) } }
         let scored = finished.map { hyp -> GenerationResult in
