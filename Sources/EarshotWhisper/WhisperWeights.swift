@@ -49,7 +49,9 @@ struct LayerNormLayer: Sendable {
 public enum WeightPrecision: String, Sendable, CaseIterable {
     /// Keep whatever the checkpoint stores (fp16 stays fp16 in memory, int8 stays int8).
     case stored
-    /// fp32: widen fp16/int8 at load time (exact for fp16 checkpoints; doubles their memory).
+    /// fp32 arithmetic on the checkpoint's exact weight values. fp32 tensors stay fp32; fp16 tensors stay
+    /// memory-mapped as fp16 and are widened inside the kernels (widening is exact, so the values used
+    /// are the same as after an fp32 copy, at half the memory and bandwidth); int8 is dequantized at load.
     case float32
     /// fp16 weights with fp32 accumulation: fp16 checkpoints stay memory-mapped; fp32 ones are narrowed.
     case float16
@@ -70,15 +72,10 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
     func convert(_ matrix: WeightMatrix) -> WeightMatrix {
         let count = matrix.outputs * matrix.inputs
         switch (self, matrix.storage) {
-        case (.stored, _), (.float32, .float32), (.float16, .float16):
+        case (.stored, _), (.float32, .float32), (.float16, .float16), (.float32, .float16):
             return matrix
         case (.int8, _):
             return matrix.packedForInt8Kernels()
-        case (.float32, .float16(let halves)):
-            let owned = FloatBuffer(count: count)
-            Kernels.convertHalfToFloat(halves, into: owned.pointer, count: count)
-            return WeightMatrix(outputs: matrix.outputs, inputs: matrix.inputs,
-                                storage: .float32(UnsafePointer(owned.pointer)), owner: owned)
         case (.float16, .float32(let floats)):
             let owned = HalfBuffer(count: count)
             for i in 0..<count { owned.pointer[i] = Float16(floats[i]).bitPattern }
