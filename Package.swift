@@ -17,7 +17,7 @@ let cSettings: [CSetting] = [
 let package = Package(
     name: "Earshot",
     products: [
-        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText"]),
+        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory"]),
         .executable(name: "earshot", targets: ["EarshotCLI"]),
     ],
     dependencies: [
@@ -28,6 +28,10 @@ let package = Package(
         .target(name: "CEarshotKernels", cSettings: cSettings),
         // zlib, for Whisper's compression-ratio check (faster-whisper's get_compression_ratio uses zlib).
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // <malloc.h> (mallinfo2, malloc_trim, mallopt), which Glibc does not export; header-only, no link line.
+        .systemLibrary(name: "CMalloc"),
+        // Memory budget, ledger, batch planner and reports; depends on nothing but Foundation/Glibc.
+        .target(name: "EarshotMemory", dependencies: ["CMalloc"], swiftSettings: swiftSettings),
         .target(name: "EarshotTensor", dependencies: ["CEarshotKernels"], swiftSettings: swiftSettings),
         .target(name: "EarshotCheckpoint", dependencies: ["EarshotTensor", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swiftSettings),
@@ -54,6 +58,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotTextTests", dependencies: ["EarshotText"], resources: [.copy("Fixtures")],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotMemoryTests", dependencies: ["EarshotMemory"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotCLITests", dependencies: ["EarshotCLI"], swiftSettings: swiftSettings),
     ]
 )
