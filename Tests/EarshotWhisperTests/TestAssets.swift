@@ -31,6 +31,7 @@ struct OracleFile: Decodable {
         var end: Double
         var text: String
         var tokens: [Int]
+        var temperature: Double
     }
     struct Recording: Decodable {
         var id: String

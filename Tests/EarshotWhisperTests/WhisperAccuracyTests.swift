@@ -24,6 +24,12 @@ struct WhisperAccuracyTests {
         let model = try WhisperModel(directory: TestAssets.path(directory))
         var result = Comparison()
         for recording in oracle.recordings {
+            // A window faster-whisper decoded by temperature-fallback sampling used CTranslate2's random
+            // generator; no other implementation can reproduce those draws, so such recordings are left out.
+            if recording.segments.contains(where: { $0.temperature > 0 }) {
+                result.report.append("\(recording.id): skipped, faster-whisper fell back to sampling")
+                continue
+            }
             let samples = try AudioFileReader.readAll(path: TestAssets.path(recording.file))
             var opts = options
             opts.language = recording.language_option
