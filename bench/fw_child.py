@@ -51,7 +51,9 @@ def main() -> None:
         segments, info = BatchedInferencePipeline(model=model).transcribe(args.audio, **kwargs)
     else:
         raise SystemExit(f"unknown mode {args.mode}")
-    segs = [{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text} for s in segments]
+    segs = [{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text, "temperature": s.temperature,
+             "avg_logprob": s.avg_logprob, "compression_ratio": s.compression_ratio,
+             "no_speech_prob": s.no_speech_prob, "n_tokens": len(s.tokens)} for s in segments]
     t_done = time.perf_counter()
 
     opts = dataclasses.asdict(info.transcription_options)

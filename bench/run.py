@@ -157,6 +157,8 @@ def main() -> None:
                          "(BatchedInferencePipeline, batch_size N); each is its own child process")
     ap.add_argument("--fw-transcribe-kwargs", default="{}",
                     help='extra faster-whisper transcribe kwargs as JSON, e.g. \'{"temperature": 0.0}\'')
+    ap.add_argument("--fw-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="environment for the faster-whisper child only (repeatable), e.g. CT2_FORCE_CPU_ISA=AVX512")
     ap.add_argument("--skip-earshot", action="store_true")
     ap.add_argument("--skip-fw", action="store_true")
     ap.add_argument("--work-dir", type=Path, default=REPO / "bench" / "results",
@@ -224,8 +226,11 @@ def main() -> None:
                    "--threads", str(args.threads), "--beam-size", str(args.beam_size), "--mode", mode,
                    "--transcribe-kwargs", args.fw_transcribe_kwargs, "--out", str(out)]
             print(f"running {name} ({args.fw_compute_type})", file=sys.stderr)
-            res = run_child(cmd, out.with_suffix(".stdout"), err, env)
+            fw_env = dict(env)
+            fw_env.update(kv.split("=", 1) for kv in args.fw_env)
+            res = run_child(cmd, out.with_suffix(".stdout"), err, fw_env)
             res["compute_type"] = args.fw_compute_type
+            res["extra_env"] = args.fw_env
             if res["ok"]:
                 to_score.append((res, out))
             else:
