@@ -191,14 +191,17 @@ public final class FSMNEncoder: @unchecked Sendable {
         let d = config.projDim, h = config.historyFrames, order = config.lorder, stride = config.lstride
         for t in 0..<n {
             let dst = y + t * d
-            let now = mem + (h + t) * d
-            for j in 0..<d { dst[j] = now[j] }
+            dst.update(from: mem + (h + t) * d, count: d)
             for k in 0..<order {
-                let src = mem + (t + k * stride) * d
-                let w = taps + k * d
-                for j in 0..<d { dst[j] += w[j] * src[j] }
+                addProduct(taps + k * d, mem + (t + k * stride) * d, into: dst, count: d)
             }
         }
+    }
+
+    /// `y[j] += a[j]·b[j]`.
+    @inline(__always)
+    private func addProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        for j in 0..<count { y[j] += a[j] * b[j] }
     }
 
     /// Moves the last `history` rows of `[history; n frames]` to the front (forward copy: source is later).
@@ -208,7 +211,7 @@ public final class FSMNEncoder: @unchecked Sendable {
     }
 
     private func relu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count where x[i] < 0 { x[i] = 0 }
+        for i in 0..<count { x[i] = max(x[i], 0) }
     }
 
     private func softmaxSilence(_ logits: UnsafePointer<Float>, frames n: Int, silenceClasses: [Int],

@@ -2,10 +2,11 @@ import EarshotAudio
 
 extension FSMNVAD {
     /// Streams an audio file (any format `AudioFileReader` decodes, resampled to the model's rate) through
-    /// a new stream and calls `handler` for each event as it is decided. Reads one second at a time, so
-    /// memory does not depend on the file's length. Empty audio gives no events.
+    /// a new stream and calls `handler` for each event as it is decided. Reads `readSize` samples (10 s) at a
+    /// time — large enough for efficient matrix products, small enough that memory does not depend on the
+    /// file's length. Empty audio gives no events.
     /// - Throws: `FunASRError.audio` naming the file when it cannot be opened or decoded.
-    public func detect(file path: String, options: VADOptions? = nil, readSize: Int = 16_000,
+    public func detect(file path: String, options: VADOptions? = nil, readSize: Int = 160_000,
                        handler: (VADEvent) -> Void) throws(FunASRError) {
         let stream = try makeStream(options: options)
         let reader: AudioFileReader

@@ -136,7 +136,7 @@ public final class FSMNVADStream {
         self.model = model
         self.options = options
         let fbank = try KaldiFbank(options: model.fbankOptions)
-        let batch = 256
+        let batch = 1024   // frames per encoder call: amortises the GEMM's weight packing
         features = try FeatureStream(fbank: fbank, lfrM: model.lfrM, lfrN: model.lfrN, cmvn: model.cmvn, maxBatch: batch)
         state = model.encoder.makeState(maxFrames: batch)
         machine = VADStateMachine(options: options)
