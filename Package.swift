@@ -17,7 +17,7 @@ let cSettings: [CSetting] = [
 let package = Package(
     name: "Earshot",
     products: [
-        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory"]),
+        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotPipeline"]),
         .executable(name: "earshot", targets: ["EarshotCLI"]),
     ],
     dependencies: [
@@ -43,8 +43,12 @@ let package = Package(
         .target(name: "EarshotFunASR",
                 dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio"],
                 swiftSettings: swiftSettings),
+        .target(name: "EarshotPipeline",
+                dependencies: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotMemory"],
+                swiftSettings: swiftSettings),
         .executableTarget(name: "EarshotCLI",
                           dependencies: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint",
+                                         "EarshotPipeline", "EarshotMemory",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swiftSettings),
         .testTarget(name: "EarshotTensorTests", dependencies: ["EarshotTensor"], swiftSettings: swiftSettings),

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import EarshotAudio
+import EarshotFunASR
+import EarshotMemory
+import EarshotPipeline
 import EarshotTensor
 import EarshotWhisper
 
@@ -13,6 +16,12 @@ struct TranscribeCommand: ParsableCommand {
             Reads WAV directly (any PCM/float format, rate and channel count) and other containers \
             (mp3, flac, ogg, m4a, opus, …) through ffmpeg. Without --output-dir the transcript goes to \
             standard output; with it, one file per input is written atomically (never half-written).
+
+            By default the audio is streamed through FSMN-VAD into ≤ 30-s chunks that are transcribed in \
+            batches (FunASR's batch_size_s / batch_size_threshold_s), in memory that does not grow with the \
+            recording's length and never crosses --memory-limit. --sequential instead runs faster-whisper's \
+            long-form algorithm (30-s windows with seeking, previous text as prompt, beam search, \
+            temperature fallback) over the whole file held in memory.
             """)
 
     @Argument(help: "Audio files to transcribe.")
@@ -27,8 +36,38 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: "Write one file per input here instead of printing to standard output.")
     var outputDir: String?
 
-    @Option(help: "Beam width; 1 is greedy decoding.")
-    var beamSize: Int = 5
+    @Option(help: "Beam width (--sequential only; default 5 there, as faster-whisper). Batched mode is greedy.")
+    var beamSize: Int?
+
+    @Flag(help: "Run faster-whisper's sequential long-form algorithm over the whole file instead of the batched pipeline.")
+    var sequential = false
+
+    @Option(help: "Voice activity detection for the batched pipeline: fsmn (FunASR FSMN-VAD) or none (fixed 30-s windows).")
+    var vad: String = "fsmn"
+
+    @Option(help: "FSMN-VAD model directory. Default: the cached fsmn-vad.")
+    var vadModel: String?
+
+    @Option(help: "VAD cuts speech segments longer than this many seconds (at most 30).")
+    var maxSingleSegmentS: Double = 30
+
+    @Option(help: "FunASR batch_size_s: a batch grows while longest chunk × count stays within this many seconds.")
+    var batchSizeS: Double = 300
+
+    @Option(help: "FunASR batch_size_threshold_s: chunks at least this long run alone.")
+    var batchSizeThresholdS: Double?
+
+    @Option(help: ArgumentHelp("Older name of --batch-size-threshold-s.", visibility: .hidden))
+    var batchSizeTokenThresholdS: Double?
+
+    @Flag(help: "Never let a batch overshoot --batch-size-s (FunASR's Python AutoModel lets one chunk overshoot).")
+    var strictBatchCap = false
+
+    @Option(help: "Hard limit on the process's peak resident memory, e.g. 300MB, 1.5GiB, 512MiB or bytes.")
+    var memoryLimit: String?
+
+    @Flag(help: "Print per-stage memory, batch sizes and peak RSS to standard error.")
+    var memoryReport = false
 
     @Option(help: "Worker threads for the kernels.")
     var threads: Int = 2
@@ -53,7 +92,18 @@ struct TranscribeCommand: ParsableCommand {
         guard TranscriptFormat(rawValue: outputFormat) != nil else {
             throw ValidationError("unknown --output-format '\(outputFormat)'; use one of: \(TranscriptFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
+        if let beamSize {
+            guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
+            guard sequential || beamSize == 1 else {
+                throw ValidationError("beam search runs in --sequential mode; the batched pipeline decodes greedily (--beam-size 1)")
+            }
+        }
+        guard ["fsmn", "none"].contains(vad) else { throw ValidationError("--vad must be fsmn or none") }
+        guard maxSingleSegmentS > 0 else { throw ValidationError("--max-single-segment-s must be positive") }
+        guard batchSizeS > 0 else { throw ValidationError("--batch-size-s must be positive") }
+        if let memoryLimit {
+            do { _ = try ByteCount(parsing: memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
+        }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
         guard WhisperTask(rawValue: task) != nil else { throw ValidationError("--task must be transcribe or translate") }
         guard WeightPrecision(cliName: precision) != nil else {
@@ -67,7 +117,7 @@ struct TranscribeCommand: ParsableCommand {
         let modelDirectory = model ?? ModelLocations.defaultWhisperModel
         let whisper = try WhisperModel(directory: modelDirectory, precision: WeightPrecision(cliName: precision)!)
         var options = WhisperDecodingOptions()
-        options.beamSize = beamSize
+        options.beamSize = beamSize ?? (sequential ? 5 : 1)
         options.language = language
         options.task = WhisperTask(rawValue: task)!
         options.initialPrompt = initialPrompt
@@ -81,31 +131,57 @@ struct TranscribeCommand: ParsableCommand {
                 throw CLIError("--output-dir \(outputDir) exists and is not a directory")
             }
         }
+        let pipeline = sequential ? nil : try makePipeline(whisper: whisper, decoding: options)
 
         var failures = 0
         for path in audio {
+            let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            let sink = TranscriptSink(format: format, task: options.task,
+                                      path: outputDir.map { ($0 as NSString).appendingPathComponent("\(base).\(format.fileExtension)") })
             do {
-                let samples = try AudioFileReader.readAll(path: path)
-                guard !samples.isEmpty else {
-                    throw CLIError("\(path): holds no audio samples (a zero-length recording); nothing to transcribe")
-                }
-                let progress = ProgressBar(label: (path as NSString).lastPathComponent)
-                let transcript = try whisper.transcribe(audio: samples, options: options,
-                                                        onProgress: { done, total in progress.update(done, total) })
-                progress.finish()
-                let rendered = format.render(transcript, task: options.task)
-                if let outputDir {
-                    let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-                    let target = (outputDir as NSString).appendingPathComponent("\(base).\(format.fileExtension)")
-                    try OutputFile.writeAtomically(rendered, to: target)
+                if let pipeline {
+                    let report = try pipeline.run(path: path) { segment in try sink.append(segment) }
+                    guard report.audioSeconds > 0 else {
+                        throw CLIError("\(path): holds no audio samples (a zero-length recording); nothing to transcribe")
+                    }
+                    try sink.finish(language: options.language ?? (whisper.isMultilingual ? "" : "en"),
+                                    duration: report.audioSeconds)
+                    if memoryReport { FileHandle.standardError.write(Data(MemoryReportText.render(report).utf8)) }
                 } else {
-                    try OutputFile.writeToStandardOutput(rendered)
+                    let samples = try AudioFileReader.readAll(path: path)
+                    guard !samples.isEmpty else {
+                        throw CLIError("\(path): holds no audio samples (a zero-length recording); nothing to transcribe")
+                    }
+                    let progress = ProgressBar(label: (path as NSString).lastPathComponent)
+                    let transcript = try whisper.transcribe(audio: samples, options: options,
+                                                            onProgress: { done, total in progress.update(done, total) })
+                    progress.finish()
+                    for segment in transcript.segments { try sink.append(segment) }
+                    try sink.finish(language: transcript.language, duration: transcript.duration)
                 }
             } catch {
+                sink.abort()
                 failures += 1
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             }
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    private func makePipeline(whisper: WhisperModel, decoding: WhisperDecodingOptions) throws -> StreamingTranscriber {
+        var options = PipelineOptions()
+        options.useVAD = vad == "fsmn"
+        options.maxSingleSegmentSeconds = maxSingleSegmentS
+        options.batchSizeSeconds = batchSizeS
+        options.batchSizeThresholdSeconds = batchSizeThresholdS ?? batchSizeTokenThresholdS ?? 60
+        options.strictCap = strictBatchCap
+        options.memoryLimit = try memoryLimit.map { try ByteCount(parsing: $0) }
+        options.language = language
+        var chunkDecoding = decoding
+        chunkDecoding.beamSize = 1
+        chunkDecoding.temperatures = [0]
+        options.decoding = chunkDecoding
+        let vadModel = options.useVAD ? try FSMNVAD(directory: self.vadModel ?? ModelLocations.cache + "/models/fsmn-vad") : nil
+        return try StreamingTranscriber(whisper: whisper, vad: vadModel, options: options)
     }
 }

@@ -1,0 +1,32 @@
+import EarshotMemory
+import EarshotWhisper
+
+/// How the VAD → batched-Whisper pipeline cuts, groups and bounds its work.
+///
+/// The batching parameters keep FunASR's names and defaults (`funasr/auto/auto_model.py`,
+/// `inference_with_vad`): `batch_size_s` = 300, `batch_size_threshold_s` = 60.
+public struct PipelineOptions: Sendable {
+    /// Segment speech with FSMN-VAD (`true`) or cut the audio into consecutive 30-s windows (`false`).
+    public var useVAD = true
+    /// VAD cuts speech longer than this (FunASR `max_single_segment_time`; here capped at one window).
+    public var maxSingleSegmentSeconds: Double = 30
+    /// A batch grows while `longest chunk × count` stays within this many seconds (FunASR `batch_size_s`).
+    public var batchSizeSeconds: Double = 300
+    /// Chunks at least this long run alone (FunASR `batch_size_threshold_s`, formerly
+    /// `batch_size_token_threshold_s`).
+    public var batchSizeThresholdSeconds: Double = 60
+    /// Never let a batch exceed `batchSizeSeconds` (FunASR admits the chunk that crosses it).
+    public var strictCap = false
+    /// Upper bound on chunks per batch, whatever the budget allows.
+    public var maxBatchSize = 16
+    /// Chunks gathered before they are sorted by duration and planned (bounded; not the whole file).
+    public var lookAheadChunks = 32
+    /// The process's peak resident memory must stay at or under this (weights included).
+    public var memoryLimit: ByteCount?
+    /// Spoken language; detected from the first chunk when `nil` (multilingual models).
+    public var language: String?
+    /// Decoding options for each chunk (greedy; chunks are decoded independently).
+    public var decoding: WhisperDecodingOptions = .greedy
+
+    public init() {}
+}

@@ -1,0 +1,221 @@
+import Foundation
+import EarshotAudio
+
+/// A piece of a recording short enough for one Whisper window (≤ 30 s), with its place on the timeline.
+public struct AudioChunk: Sendable {
+    /// 16 kHz mono samples in [-1, 1]; at most `WhisperModel.windowSamples`.
+    public var samples: [Float]
+    /// Where the chunk starts in the recording, in seconds.
+    public var startSeconds: Double
+    /// Position of the chunk in the recording's order (used to restore chronological order after sorting).
+    public var index: Int
+
+    public init(samples: [Float], startSeconds: Double, index: Int) {
+        self.samples = samples
+        self.startSeconds = startSeconds
+        self.index = index
+    }
+
+    public var durationSeconds: Double { Double(samples.count) / 16_000 }
+}
+
+/// Bytes one batch needs beyond the weights, as a function of its size (the model's cost model).
+public struct WhisperBatchCost: Sendable {
+    /// Allocated once per batch whatever its size: encoder activations and the window's mel.
+    public var fixed: Int
+    /// Allocated per chunk in the batch: audio, cross-attention keys/values, self-attention cache, logits.
+    public var perChunk: Int
+
+    /// Total for `batchSize` chunks.
+    public func bytes(batchSize: Int) -> Int { fixed + perChunk * batchSize }
+}
+
+extension WhisperModel {
+    /// The memory a batch of chunks costs, by category of allocation (see `transcribeBatch`).
+    public var batchCost: WhisperBatchCost {
+        let d = dimensions.width, t = dimensions.audioContext, bands = dimensions.melBands
+        let window = bands * windowFrames * 4
+        let encoderOutput = t * d * 4
+        let crossKV = dimensions.decoderLayers * t * 2 * d * 4
+        let selfKV = 2 * dimensions.decoderLayers * dimensions.textContext * d * 4
+        let audio = Self.windowSamples * 4
+        let logits = dimensions.vocabularySize * 4
+        let decoderScratch = (6 * d + dimensions.ffnWidth) * 4
+        // The mel of one chunk (its frames × bands) lives while that chunk is encoded.
+        return WhisperBatchCost(fixed: encoder.scratchBytes + window * 2 + encoderOutput,
+                                perChunk: audio + crossKV + selfKV + logits + decoderScratch)
+    }
+
+    /// Transcribes up to a batch of chunks at once: each is encoded, then all are decoded greedily
+    /// together (one decoder pass per step for every unfinished chunk; chunks finish at different steps).
+    /// Chunks are independent (no previous-text prompt), as faster-whisper's `BatchedInferencePipeline`
+    /// does. The result for chunk `i` is at index `i`; timestamps are on the recording's timeline.
+    ///
+    /// Greedy output does not depend on how chunks are grouped into batches.
+    public func transcribeBatch(_ chunks: [AudioChunk], language: String,
+                                options: WhisperDecodingOptions = .greedy) throws -> [[TranscriptSegment]] {
+        guard !chunks.isEmpty else { return [] }
+        if isMultilingual, tokenizer.languageToken(code: language) == nil {
+            throw WhisperError("unknown language '\(language)'")
+        }
+        let bands = dimensions.melBands, windowFrames = self.windowFrames
+        let window = FloatBuffer(count: bands * windowFrames)
+        let melExtractor = WhisperMelSpectrogram(melBands: bands)
+        let memories: [CrossAttentionMemory] = chunks.map { chunk in
+            precondition(chunk.samples.count <= Self.windowSamples, "a chunk must fit one 30-s window")
+            let mel = melExtractor.compute(chunk.samples, padding: 160)
+            let content = min(max(mel.frames - 1, 0), windowFrames)
+            window.pointer.initialize(repeating: 0, count: bands * windowFrames)
+            mel.values.withPointer { m in
+                for b in 0..<bands { (window.pointer + b * windowFrames).update(from: m + b * mel.frames, count: content) }
+            }
+            return encode(window: window.pointer)
+        }
+
+        var prompt = [special.sot]
+        if isMultilingual {
+            prompt.append(tokenizer.languageToken(code: language)!)
+            prompt.append(options.task == .translate ? special.translate : special.transcribe)
+        }
+        if options.withoutTimestamps { prompt.append(special.noTimestamps) }
+        let generator = makeGenerator(options: options)
+        let results = generator.generateGreedyBatch(prompt: prompt, memories: memories)
+
+        return zip(chunks, results).map { chunk, result in
+            let length = Double(result.tokens.count)
+            let avgLogProb = result.sumLogProb / (length + 1)
+            if let threshold = options.noSpeechThreshold, result.noSpeechProbability > threshold,
+               !(options.logProbThreshold.map { avgLogProb > $0 } ?? false) {
+                return []
+            }
+            let text = tokenizer.decode(result.tokens.filter { $0 < special.eot })
+            return splitChunk(tokens: result.tokens, chunk: chunk, text: text, avgLogProb: avgLogProb,
+                              noSpeech: result.noSpeechProbability)
+        }
+    }
+
+    /// Cuts a chunk's tokens at timestamp pairs into segments; a trailing piece without a closing timestamp
+    /// ends at the chunk's end (nothing is dropped, since a chunk is never decoded twice).
+    private func splitChunk(tokens: [Int], chunk: AudioChunk, text: String, avgLogProb: Double,
+                            noSpeech: Double) -> [TranscriptSegment] {
+        let tsBegin = special.timestampBegin
+        var pieces: [(start: Double, end: Double, tokens: [Int])] = []
+        var current: [Int] = []
+        var openStart: Double?
+        for token in tokens {
+            if token >= tsBegin {
+                let time = Double(token - tsBegin) * 0.02
+                if openStart == nil {
+                    openStart = time
+                    current = [token]
+                } else {
+                    current.append(token)
+                    pieces.append((openStart!, time, current))
+                    openStart = nil
+                    current = []
+                }
+            } else {
+                if openStart == nil && current.isEmpty { openStart = pieces.last?.end ?? 0 }
+                current.append(token)
+            }
+        }
+        if !current.isEmpty { pieces.append((openStart ?? 0, min(chunk.durationSeconds, 30), current)) }
+        let ratio = Self.compressionRatio(text)
+        return pieces.compactMap { piece in
+            let pieceText = tokenizer.decode(piece.tokens.filter { $0 < special.eot })
+            guard !pieceText.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+            return TranscriptSegment(id: 0, seek: Int((chunk.startSeconds * 100).rounded()),
+                                     start: chunk.startSeconds + piece.start,
+                                     end: chunk.startSeconds + max(piece.end, piece.start),
+                                     text: pieceText, tokens: piece.tokens, temperature: 0,
+                                     avgLogProb: avgLogProb, compressionRatio: ratio, noSpeechProb: noSpeech)
+        }
+    }
+
+    /// Detects the language of a chunk (its first 30 s).
+    public func detectLanguage(of samples: [Float]) -> (code: String, probability: Double) {
+        guard isMultilingual else { return ("en", 1) }
+        let bands = dimensions.melBands, windowFrames = self.windowFrames
+        let mel = WhisperMelSpectrogram(melBands: bands).compute(Array(samples.prefix(Self.windowSamples)), padding: 160)
+        let window = FloatBuffer(count: bands * windowFrames, zeroed: true)
+        let content = min(max(mel.frames - 1, 0), windowFrames)
+        mel.values.withPointer { m in
+            for b in 0..<bands { (window.pointer + b * windowFrames).update(from: m + b * mel.frames, count: content) }
+        }
+        let best = detectLanguage(memory: encode(window: window.pointer)).first
+        return (best?.code ?? "en", best?.probability ?? 0)
+    }
+
+    func makeGenerator(options: WhisperDecodingOptions) -> WhisperGenerator {
+        var suppressed = Set(options.suppressTokens.filter { $0 >= 0 })
+        if options.suppressTokens.contains(-1) { suppressed.formUnion(tokenizer.nonSpeechTokens) }
+        if !options.suppressTokens.isEmpty {
+            suppressed.formUnion([special.transcribe, special.translate, special.sot, special.sotPrev,
+                                  special.sotLM, special.noSpeech])
+        }
+        let filters = LogitFilters(special: special, suppressed: suppressed.sorted(),
+                                   suppressedAtBegin: options.suppressBlank ? config.suppressIdsBegin : [],
+                                   timestamps: !options.withoutTimestamps,
+                                   maxInitialTimestamp: special.timestampBegin
+                                       + Int((options.maxInitialTimestamp / 0.02).rounded()))
+        return WhisperGenerator(decoder: decoder, special: special, filters: filters)
+    }
+}
+
+extension WhisperGenerator {
+    /// Greedy decoding of several windows with the same prompt, one decoder pass per step for all
+    /// unfinished sequences. Each sequence gives exactly what `generate` would give it alone.
+    func generateGreedyBatch(prompt: [Int], memories: [CrossAttentionMemory]) -> [GenerationResult] {
+        let vocab = decoder.dims.vocabularySize, width = decoder.dims.width
+        let sotIndex = prompt.firstIndex(of: special.sot)!
+        var promptLength = sotIndex
+        while promptLength < prompt.count && prompt[promptLength] >= special.sot
+                && prompt[promptLength] <= special.noTimestamps { promptLength += 1 }
+        let forwarded = Array(prompt[0..<(promptLength - 1)])
+        let start = prompt[promptLength - 1]
+        let maxLength = min(decoder.dims.textContext / 2, decoder.dims.textContext - forwarded.count)
+        let caches = memories.map { _ in decoder.makeCache() }
+        var noSpeech = [Double](repeating: 0, count: memories.count)
+        if !forwarded.isEmpty {
+            let inputs = zip(caches, memories).map { DecoderInput(tokens: forwarded, cache: $0, memory: $1) }
+            let hidden = decoder.forward(inputs)
+            if sotIndex < forwarded.count {
+                for i in 0..<memories.count {
+                    let logits = decoder.logits(hidden: hidden.pointer + (i * forwarded.count + sotIndex) * width, rows: 1)
+                    noSpeech[i] = Self.probability(of: special.noSpeech, logits: logits.pointer, count: vocab)
+                }
+            }
+        }
+        let sotIsStart = forwarded.count <= sotIndex
+        var generated = [[Int]](repeating: [], count: memories.count)
+        var sums = [Double](repeating: 0, count: memories.count)
+        var active = Array(0..<memories.count)
+        var next = [Int](repeating: start, count: memories.count)
+        for step in 0..<maxLength where !active.isEmpty {
+            let inputs = active.map { DecoderInput(tokens: [next[$0]], cache: caches[$0], memory: memories[$0]) }
+            let hidden = decoder.forward(inputs)
+            let logits = decoder.logits(hidden: hidden.pointer, rows: active.count)
+            var stillActive: [Int] = []
+            for (row, i) in active.enumerated() {
+                let rowLogits = logits.pointer + row * vocab
+                if step == 0 && sotIsStart {
+                    noSpeech[i] = Self.probability(of: special.noSpeech, logits: rowLogits, count: vocab)
+                }
+                filters.apply(to: rowLogits, count: vocab, generated: generated[i])
+                logSoftmaxInPlace(rowLogits, count: vocab)
+                let token = Self.argmax(rowLogits, count: vocab)
+                sums[i] += Double(rowLogits[token])
+                if token == special.eot { continue }
+                generated[i].append(token)
+                next[i] = token
+                if step < maxLength - 1 { stillActive.append(i) }
+            }
+            active = stillActive
+        }
+        return (0..<memories.count).map { i in
+            let length = Double(max(generated[i].count, 1))
+            return GenerationResult(tokens: generated[i], sumLogProb: sums[i], score: sums[i] / length,
+                                    noSpeechProbability: noSpeech[i])
+        }
+    }
+}
