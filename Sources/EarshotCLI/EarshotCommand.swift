@@ -6,6 +6,7 @@ struct EarshotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "earshot",
         abstract: "Speech recognition in bounded memory: VAD, batched Whisper, memory reports.",
-        subcommands: [TranscribeCommand.self, InspectCommand.self, ModelsCommand.self]
+        subcommands: [TranscribeCommand.self, VADCommand.self, InspectCommand.self, ModelsCommand.self,
+                      QuantizeCommand.self, PruneCommand.self]
     )
 }

@@ -60,6 +60,9 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Older name of --batch-size-threshold-s.", visibility: .hidden))
     var batchSizeTokenThresholdS: Double?
 
+    @Option(help: "At most this many chunks per batch (the memory limit may lower it further).")
+    var maxBatchSize: Int = 16
+
     @Flag(help: "Never let a batch overshoot --batch-size-s (FunASR's Python AutoModel lets one chunk overshoot).")
     var strictBatchCap = false
 
@@ -101,6 +104,7 @@ struct TranscribeCommand: ParsableCommand {
         guard ["fsmn", "none"].contains(vad) else { throw ValidationError("--vad must be fsmn or none") }
         guard maxSingleSegmentS > 0 else { throw ValidationError("--max-single-segment-s must be positive") }
         guard batchSizeS > 0 else { throw ValidationError("--batch-size-s must be positive") }
+        guard maxBatchSize >= 1 else { throw ValidationError("--max-batch-size must be at least 1") }
         if let memoryLimit {
             do { _ = try ByteCount(parsing: memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
         }
@@ -175,6 +179,7 @@ struct TranscribeCommand: ParsableCommand {
         options.batchSizeSeconds = batchSizeS
         options.batchSizeThresholdSeconds = batchSizeThresholdS ?? batchSizeTokenThresholdS ?? 60
         options.strictCap = strictBatchCap
+        options.maxBatchSize = maxBatchSize
         options.memoryLimit = try memoryLimit.map { try ByteCount(parsing: $0) }
         options.language = language
         var chunkDecoding = decoding
