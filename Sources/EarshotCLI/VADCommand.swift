@@ -9,7 +9,7 @@ struct VADCommand: ParsableCommand {
         commandName: "vad",
         abstract: "Find speech segments with FunASR's FSMN-VAD (same segments as FunASR's ONNX runtime).",
         discussion: """
-            Decodes the audio one second at a time and prints each segment as soon as it is decided, so \
+            Decodes the audio ten seconds at a time and prints each segment as soon as it is decided, so \
             memory does not depend on the recording's length. json prints FunASR's result shape, a list of \
             [start_ms, end_ms] pairs; rttm prints one SPEAKER line per segment (speaker "speech"); txt \
             prints "start<TAB>end" in seconds. Empty audio gives no segments. The decision rule is the \
