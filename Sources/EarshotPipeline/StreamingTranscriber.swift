@@ -43,6 +43,7 @@ public final class StreamingTranscriber {
     public let options: PipelineOptions
     public let ledger: MemoryLedger
     private let batchCap: Int
+    private let lookAhead: Int
     private let baseline: Int
 
     private static let sampleRate = 16_000
@@ -57,24 +58,30 @@ public final class StreamingTranscriber {
         self.whisper = whisper
         self.vad = vad
         self.options = options
+        _ = ProcessMemory.configureAllocator()   // big buffers are mmapped and returned to the OS on free
         // Touch every weight once with a silent window so the baseline includes the resident weights.
         _ = try whisper.transcribeBatch([AudioChunk(samples: [Float](repeating: 0, count: 1600), startSeconds: 0, index: 0)],
                                         language: whisper.isMultilingual ? (options.language ?? "en") : "en",
                                         options: options.decoding)
-        baseline = ResidentMemory.current
+        _ = ProcessMemory.trimHeap()
+        baseline = ProcessMemory.currentRSS()?.bytes ?? 0
         let cost = whisper.batchCost
         let audioReserve = Self.audioBufferBytes(options: options)
+        let chunkAudio = Self.chunkSamples * 4
         if let limit = options.memoryLimit {
+            // Room for batches (cost.perChunk each) and for the look-ahead's waiting audio (chunkAudio each).
             let available = limit.bytes - baseline - Self.safetyMargin - cost.fixed - audioReserve
-            let cap = available / (cost.perChunk + Self.chunkSamples * 4)
+            let cap = available / (cost.perChunk + 2 * chunkAudio)
             guard cap >= 1 else {
                 let smallest = baseline + Self.safetyMargin + cost.fixed + audioReserve + cost.perChunk + Self.chunkSamples * 4
                 throw PipelineError("memory limit \(limit) is below the smallest workable limit for this model: \(ByteCount(smallest)) (weights and runtime \(ByteCount(baseline)), one chunk \(ByteCount(cost.fixed + cost.perChunk))); raise --memory-limit or use a smaller model")
             }
             batchCap = min(cap, options.maxBatchSize)
+            lookAhead = max(batchCap, min(options.lookAheadChunks, (available - batchCap * cost.perChunk) / chunkAudio))
             ledger = MemoryLedger(limit: ByteCount(limit.bytes - baseline - Self.safetyMargin))
         } else {
             batchCap = options.maxBatchSize
+            lookAhead = max(batchCap, options.lookAheadChunks)
             ledger = MemoryLedger(limit: nil)
         }
     }
@@ -100,43 +107,36 @@ public final class StreamingTranscriber {
 
         var window = SampleWindow()
         var chunker = SpeechChunker(maxChunkSamples: Self.chunkSamples)
-        var pending: [AudioChunk] = []
+        var waiting: [Int: (chunk: AudioChunk, reservation: MemoryReservation)] = [:]
         var nextIndex = 0
         var openSpeechStart: Int?
         var language = whisper.isMultilingual ? options.language : "en"
         var segmentCount = 0
+        let cost = whisper.batchCost
+        var planner = BatchPlanner(
+            configuration: .init(batchSizeS: options.batchSizeSeconds, batchSizeThresholdS: options.batchSizeThresholdSeconds,
+                                 strictCap: options.strictCap, maxBatchSize: batchCap, lookAhead: .items(lookAhead)),
+            cost: { count, _ in ByteCount(cost.bytes(batchSize: count)) },
+            available: ledger.limit.map { $0 - ByteCount(Self.audioBufferBytes(options: options) + lookAhead * Self.chunkSamples * 4) })
+        var reorderer = ChronologicalReorderer<[TranscriptSegment]>()
 
         var vadOptions = vad?.options ?? VADOptions()
         vadOptions.maxSingleSegmentTime = Int(min(options.maxSingleSegmentSeconds, 30) * 1000)
         let stream = try vad?.makeStream(options: vadOptions)
 
-        func emit(_ spans: [SpeechChunker.Span]) {
-            for span in spans {
-                pending.append(AudioChunk(samples: window.slice(span), startSeconds: Double(span.lowerBound) / Double(Self.sampleRate),
-                                          index: nextIndex))
-                nextIndex += 1
-            }
-        }
-        func flush(all: Bool) throws {
-            while pending.count >= options.lookAheadChunks || (all && !pending.isEmpty) {
-                let take = min(pending.count, options.lookAheadChunks)
-                let group = Array(pending.prefix(take))
-                pending.removeFirst(take)
-                if language == nil { language = whisper.detectLanguage(of: group[0].samples).code }
-                var results = [[TranscriptSegment]](repeating: [], count: group.count)
-                for batch in BatchPlanning.plan(group, options: options, cap: batchCap) {
-                    report.batchSizes.append(batch.count)
-                    let cost = whisper.batchCost.bytes(batchSize: batch.count)
-                    let reservation = try ledger.reserve(ByteCount(cost), category: .activations,
-                                                         label: "batch of \(batch.count)")
-                    let out = try whisper.transcribeBatch(batch.map { group[$0] }, language: language ?? "en",
-                                                          options: options.decoding)
-                    reservation.release()
-                    for (position, member) in batch.enumerated() { results[member] = out[position] }
-                }
-                report.chunks += group.count
-                for segments in results {
-                    for var segment in segments {
+        func runBatches(_ batches: [PlannedBatch]) throws {
+            for batch in batches {
+                let chunks = batch.items.map { waiting[$0.id]!.chunk }
+                if language == nil { language = whisper.detectLanguage(of: chunks[0].samples).code }
+                report.batchSizes.append(batch.count)
+                let reservation = try ledger.reserve(ByteCount(cost.bytes(batchSize: batch.count)), category: .activations,
+                                                     label: "batch of \(batch.count)")
+                let out = try whisper.transcribeBatch(chunks, language: language ?? "en", options: options.decoding)
+                reservation.release()
+                for item in batch.items { waiting.removeValue(forKey: item.id)?.reservation.release() }
+                report.chunks += batch.count
+                for ordered in reorderer.complete(batch, results: out) {
+                    for var segment in ordered.result {
                         segmentCount += 1
                         segment.id = segmentCount
                         try onSegment(segment)
@@ -144,11 +144,20 @@ public final class StreamingTranscriber {
                 }
             }
         }
+        func emit(_ spans: [SpeechChunker.Span]) throws {
+            for span in spans {
+                let samples = window.slice(span)
+                let reservation = try ledger.reserve(ByteCount(samples.count * 4), category: .audio, label: "chunk \(nextIndex)")
+                waiting[nextIndex] = (AudioChunk(samples: samples, startSeconds: Double(span.lowerBound) / Double(Self.sampleRate),
+                                                 index: nextIndex), reservation)
+                try runBatches(planner.push(id: nextIndex, durationMs: samples.count * 1000 / Self.sampleRate))
+                nextIndex += 1
+            }
+        }
 
         while true {
             let block = try reader.read(maxSamples: Self.sampleRate)
             if block.isEmpty { break }
-            let blockStart = window.end
             window.append(block)
             if let stream {
                 var spans: [SpeechChunker.Span] = []
@@ -162,21 +171,19 @@ public final class StreamingTranscriber {
                         }
                     }
                 }
-                emit(spans)
-                emit(chunker.advance(to: window.end))
+                try emit(spans)
+                try emit(chunker.advance(to: window.end))
                 // Keep what an open chunk or an open speech segment may still need, plus a little history
                 // for start points VAD decides late.
                 let keepFrom = min(chunker.open?.lowerBound ?? Int.max, openSpeechStart ?? Int.max,
                                    window.end - 2 * Self.sampleRate)
                 window.discard(before: max(keepFrom, 0))
             } else {
-                _ = blockStart
                 while window.end - window.start >= Self.chunkSamples {
-                    emit([window.start..<(window.start + Self.chunkSamples)])
+                    try emit([window.start..<(window.start + Self.chunkSamples)])
                     window.discard(before: window.start + Self.chunkSamples)
                 }
             }
-            try flush(all: false)
         }
         if let stream {
             var spans: [SpeechChunker.Span] = []
@@ -185,56 +192,16 @@ public final class StreamingTranscriber {
                     spans += chunker.add((segment.startMs * Self.sampleRate / 1000)..<(segment.endMs * Self.sampleRate / 1000))
                 }
             }
-            emit(spans)
-            emit(chunker.finish())
+            try emit(spans)
+            try emit(chunker.finish())
         } else if window.end > window.start {
-            emit([window.start..<window.end])
+            try emit([window.start..<window.end])
         }
-        try flush(all: true)
+        try runBatches(planner.finish())
         report.audioSeconds = Double(window.end) / Double(Self.sampleRate)
         report.ledger = ledger.snapshot()
-        report.peakResidentBytes = ResidentMemory.peak
+        report.peakResidentBytes = ProcessMemory.peakRSS()?.bytes ?? 0
         return report
     }
 }
 
-/// FunASR's duration batching over a bounded group of chunks (funasr.md §1.3 and §1.5).
-enum BatchPlanning {
-    /// Sorts the group by duration (stable) and packs batches, never more than `cap` chunks each.
-    ///
-    /// - Default (FunASR `AutoModel`, since PR #1707): walking shortest to longest, chunk `j` joins the batch
-    ///   and the batch stays open while `max(longest, L) × count < batch_size_s`, `L < threshold` and `j` is
-    ///   not last; otherwise `j` joins and closes it — so a batch may overshoot the budget by one chunk, and a
-    ///   chunk at or over the threshold closes the batch it lands in.
-    /// - `strictCap` (FunASR's C++ runtime `Audio::FetchDynamic`): a chunk joins only while
-    ///   `longest × (count + 1) ≤ batch_size_s`; a chunk at or over the threshold always runs alone.
-    /// - Returns: batches as indices into `group`.
-    static func plan(_ group: [AudioChunk], options: PipelineOptions, cap: Int) -> [[Int]] {
-        let order = group.indices.sorted { (group[$0].durationSeconds, $0) < (group[$1].durationSeconds, $1) }
-        let budget = options.batchSizeSeconds, threshold = options.batchSizeThresholdSeconds
-        var batches: [[Int]] = []
-        var current: [Int] = []
-        var longest = 0.0
-        func close() { if !current.isEmpty { batches.append(current) }; current = []; longest = 0 }
-        for (position, i) in order.enumerated() {
-            let length = group[i].durationSeconds
-            if options.strictCap {
-                if length >= threshold { close(); batches.append([i]); continue }
-                if !current.isEmpty && (max(longest, length) * Double(current.count + 1) > budget || current.count >= cap) {
-                    close()
-                }
-                current.append(i)
-                longest = max(longest, length)
-            } else {
-                if current.count >= cap { close() }
-                let padded = max(longest, length) * Double(current.count + 1)
-                current.append(i)
-                longest = max(longest, length)
-                let isLast = position == order.count - 1
-                if isLast || length >= threshold || padded >= budget { close() }
-            }
-        }
-        close()
-        return batches
-    }
-}
