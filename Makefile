@@ -5,13 +5,18 @@ SHELL := /bin/bash
 export EARSHOT_CACHE ?= $(HOME)/.cache/earshot
 SWIFT_TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: demo test build deps assets clean
+.PHONY: demo test build deps assets venv clean
 
 deps:
 	@scripts/install-deps.sh
 
 assets: deps
 	@scripts/fetch-assets.sh all >/dev/null
+
+# The Python venv with the peers (faster-whisper, funasr-onnx): some tests check that faster-whisper loads
+# what `earshot quantize` writes; the benchmarks in bench/ run the peers from it.
+venv:
+	@scripts/setup-venv.sh >/dev/null
 
 build:
 	swift build -c release --product earshot
@@ -20,7 +25,7 @@ demo: assets build
 	.build/release/earshot transcribe "$(EARSHOT_CACHE)/audio/librivox/sense_and_sensibility_01_austen_64kb-0870.wav" \
 	  --model "$(EARSHOT_CACHE)/models/whisper-tiny.en"
 
-test: assets
+test: assets venv
 	swift build $(SWIFT_TEST_FLAGS) --build-tests
 	swift test $(SWIFT_TEST_FLAGS) --skip-build
 
