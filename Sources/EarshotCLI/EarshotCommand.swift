@@ -7,6 +7,6 @@ struct EarshotCommand: ParsableCommand {
         commandName: "earshot",
         abstract: "Speech recognition in bounded memory: VAD, batched Whisper, memory reports.",
         subcommands: [TranscribeCommand.self, VADCommand.self, InspectCommand.self, ModelsCommand.self,
-                      QuantizeCommand.self, PruneCommand.self]
+                      QuantizeCommand.self, PruneCommand.self, TuneCommand.self]
     )
 }

@@ -1,4 +1,5 @@
 import Foundation
+import EarshotMemory
 import EarshotPipeline
 import EarshotWhisper
 
@@ -94,26 +95,13 @@ final class TranscriptSink {
     }
 }
 
-/// The `--memory-report` text.
+/// The `--memory-report` text: the ledger's report plus what only the pipeline knows.
 enum MemoryReportText {
     static func render(_ report: PipelineReport) -> String {
-        func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-        var lines = ["memory report"]
-        if let limit = report.memoryLimit { lines.append("  limit                 \(limit)") }
-        lines.append("  weights               \(mib(report.weightBytes))")
-        lines.append("  baseline RSS          \(mib(report.baselineBytes)) (runtime, weights, tokenizer after warm-up)")
-        if let ledger = report.ledger {
-            for (category, peak) in ledger.peak.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where peak.bytes > 0 {
-                lines.append("  peak \(category.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(mib(peak.bytes))")
-            }
-            lines.append("  peak reserved total   \(mib(ledger.peakTotal.bytes))")
-        }
-        lines.append("  peak RSS (VmHWM)      \(mib(report.peakResidentBytes))")
-        lines.append("  audio                 \(String(format: "%.1f", report.audioSeconds)) s in \(report.chunks) chunks")
-        var histogram: [Int: Int] = [:]
-        for size in report.batchSizes { histogram[size, default: 0] += 1 }
-        let sizes = histogram.keys.sorted().map { "\($0)×\(histogram[$0]!)" }.joined(separator: ", ")
-        lines.append("  batches               \(report.batchSizes.count) (size×count: \(sizes); memory cap \(report.memoryBatchCap))")
-        return lines.joined(separator: "\n") + "\n"
+        var text = report.memory?.render(format: .text) ?? ""
+        text += "whisper weights \(ByteCount(report.weightBytes)); resident after load and warm-up \(ByteCount(report.baselineBytes))\n"
+        text += String(format: "audio %.1f s in %d chunks, %d batches (memory allows up to %d per batch)\n",
+                       report.audioSeconds, report.chunks, report.batchSizes.count, report.memoryBatchCap)
+        return text
     }
 }

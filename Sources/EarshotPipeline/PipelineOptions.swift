@@ -25,6 +25,8 @@ public struct PipelineOptions: Sendable {
     public var memoryLimit: ByteCount?
     /// Spoken language; detected from the first chunk when `nil` (multilingual models).
     public var language: String?
+    /// Stop after this much audio (e.g. to tune on a sample of a long recording); `nil` reads everything.
+    public var maxAudioSeconds: Double?
     /// Decoding options for each chunk (greedy; chunks are decoded independently).
     public var decoding: WhisperDecodingOptions = .greedy
 

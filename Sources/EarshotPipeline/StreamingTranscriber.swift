@@ -18,8 +18,10 @@ public struct PipelineReport: Sendable {
     public var baselineBytes = 0
     /// Peak resident memory of the process (VmHWM).
     public var peakResidentBytes = 0
-    /// The ledger's view: input-scaled allocations by category.
+    /// The ledger's view: allocations by category (weights and runtime included).
     public var ledger: MemoryLedger.Snapshot?
+    /// The ledger's full report (stages, batch sizes, timeline).
+    public var memory: MemoryReport?
     /// Bytes of model weights (mapped or owned).
     public var weightBytes = 0
     /// The limit in force, if any.
@@ -45,6 +47,7 @@ public final class StreamingTranscriber {
     private let batchCap: Int
     private let lookAhead: Int
     private let baseline: Int
+    private var residentReservations: [MemoryReservation] = []
 
     private static let sampleRate = 16_000
     private static let chunkSamples = WhisperModel.windowSamples
@@ -78,12 +81,22 @@ public final class StreamingTranscriber {
             }
             batchCap = min(cap, options.maxBatchSize)
             lookAhead = max(batchCap, min(options.lookAheadChunks, (available - batchCap * cost.perChunk) / chunkAudio))
-            ledger = MemoryLedger(limit: ByteCount(limit.bytes - baseline - Self.safetyMargin))
+            ledger = MemoryLedger(limit: ByteCount(limit.bytes - Self.safetyMargin))
         } else {
             batchCap = options.maxBatchSize
             lookAhead = max(batchCap, options.lookAheadChunks)
             ledger = MemoryLedger(limit: nil)
         }
+        // The resident baseline is held for the whole run: the weights (mapped and owned) and the rest
+        // (runtime, tokenizer, VAD model, allocator).
+        let vadBytes = vad.flatMap { v in
+            (try? FileManager.default.attributesOfItem(atPath: v.directory + "/model.pt"))?[.size] as? Int
+        } ?? 0
+        let weights = min(whisper.weightBytes + vadBytes, baseline)
+        residentReservations = [
+            try ledger.reserve(ByteCount(weights), category: .weights, label: "Whisper + VAD weights"),
+            try ledger.reserve(ByteCount(baseline - weights), category: .other, label: "runtime, tokenizer"),
+        ]
     }
 
     /// Audio held while VAD decides: one window plus a few seconds, with block slack.
@@ -117,7 +130,7 @@ public final class StreamingTranscriber {
             configuration: .init(batchSizeS: options.batchSizeSeconds, batchSizeThresholdS: options.batchSizeThresholdSeconds,
                                  strictCap: options.strictCap, maxBatchSize: batchCap, lookAhead: .items(lookAhead)),
             cost: { count, _ in ByteCount(cost.bytes(batchSize: count)) },
-            available: ledger.limit.map { $0 - ByteCount(Self.audioBufferBytes(options: options) + lookAhead * Self.chunkSamples * 4) })
+            available: ledger.limit.map { $0 - ByteCount(baseline + Self.audioBufferBytes(options: options) + lookAhead * Self.chunkSamples * 4) })
         var reorderer = ChronologicalReorderer<[TranscriptSegment]>()
 
         var vadOptions = vad?.options ?? VADOptions()
@@ -129,10 +142,16 @@ public final class StreamingTranscriber {
                 let chunks = batch.items.map { waiting[$0.id]!.chunk }
                 if language == nil { language = whisper.detectLanguage(of: chunks[0].samples).code }
                 report.batchSizes.append(batch.count)
-                let reservation = try ledger.reserve(ByteCount(cost.bytes(batchSize: batch.count)), category: .activations,
-                                                     label: "batch of \(batch.count)")
+                let n = batch.count
+                let reservations = [
+                    try ledger.reserve(ByteCount(cost.features), category: .features, label: "mel window"),
+                    try ledger.reserve(ByteCount(cost.encoderActivations + n * cost.decoderActivationsPerChunk),
+                                       category: .activations, label: "batch of \(n)"),
+                    try ledger.reserve(ByteCount(n * cost.kvCachePerChunk), category: .kvCache, label: "KV caches"),
+                    try ledger.reserve(ByteCount(n * cost.outputsPerChunk), category: .outputs, label: "logits"),
+                ]
                 let out = try whisper.transcribeBatch(chunks, language: language ?? "en", options: options.decoding)
-                reservation.release()
+                for reservation in reservations { reservation.release() }
                 for item in batch.items { waiting.removeValue(forKey: item.id)?.reservation.release() }
                 report.chunks += batch.count
                 for ordered in reorderer.complete(batch, results: out) {
@@ -156,6 +175,7 @@ public final class StreamingTranscriber {
         }
 
         while true {
+            if let limit = options.maxAudioSeconds, Double(window.end) >= limit * Double(Self.sampleRate) { break }
             let block = try reader.read(maxSamples: Self.sampleRate)
             if block.isEmpty { break }
             window.append(block)
@@ -201,6 +221,9 @@ public final class StreamingTranscriber {
         report.audioSeconds = Double(window.end) / Double(Self.sampleRate)
         report.ledger = ledger.snapshot()
         report.peakResidentBytes = ProcessMemory.peakRSS()?.bytes ?? 0
+        var histogram: [Int: Int] = [:]
+        for size in report.batchSizes { histogram[size, default: 0] += 1 }
+        report.memory = MemoryReport(ledger: ledger, batchSizes: histogram, processPeakRSS: ByteCount(report.peakResidentBytes))
         return report
     }
 }

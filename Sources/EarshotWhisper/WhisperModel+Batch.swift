@@ -19,13 +19,23 @@ public struct AudioChunk: Sendable {
     public var durationSeconds: Double { Double(samples.count) / 16_000 }
 }
 
-/// Bytes one batch needs beyond the weights, as a function of its size (the model's cost model).
+/// Bytes one batch needs beyond the weights and the chunks' audio, by kind of allocation (the model's
+/// cost model). Every term is an upper bound of what `transcribeBatch` allocates.
 public struct WhisperBatchCost: Sendable {
-    /// Allocated once per batch whatever its size: encoder activations and the window's mel.
-    public var fixed: Int
-    /// Allocated per chunk in the batch: audio, cross-attention keys/values, self-attention cache, logits.
-    public var perChunk: Int
+    /// Log-mel of the chunk being encoded and the padded 30-s window (one chunk at a time).
+    public var features: Int
+    /// Encoder activations (one window at a time) plus, per chunk, decoder step activations.
+    public var encoderActivations: Int
+    public var decoderActivationsPerChunk: Int
+    /// Cross-attention keys/values and the self-attention cache, per chunk.
+    public var kvCachePerChunk: Int
+    /// Logits per chunk per step.
+    public var outputsPerChunk: Int
 
+    /// Everything that scales with the batch, per chunk.
+    public var perChunk: Int { decoderActivationsPerChunk + kvCachePerChunk + outputsPerChunk }
+    /// Everything paid once per batch.
+    public var fixed: Int { features + encoderActivations }
     /// Total for `batchSize` chunks.
     public func bytes(batchSize: Int) -> Int { fixed + perChunk * batchSize }
 }
@@ -35,15 +45,17 @@ extension WhisperModel {
     public var batchCost: WhisperBatchCost {
         let d = dimensions.width, t = dimensions.audioContext, bands = dimensions.melBands
         let window = bands * windowFrames * 4
+        // The chunk's own mel (frames + 1) and the FFT's double-precision frame spectra.
+        let chunkFeatures = bands * (windowFrames + 1) * 4 + (windowFrames + 1) * 201 * 2 * 8
         let encoderOutput = t * d * 4
         let crossKV = dimensions.decoderLayers * t * 2 * d * 4
         let selfKV = 2 * dimensions.decoderLayers * dimensions.textContext * d * 4
-        let audio = Self.windowSamples * 4
         let logits = dimensions.vocabularySize * 4
-        let decoderScratch = (6 * d + dimensions.ffnWidth) * 4
-        // The mel of one chunk (its frames × bands) lives while that chunk is encoded.
-        return WhisperBatchCost(fixed: encoder.scratchBytes + window * 2 + encoderOutput,
-                                perChunk: audio + crossKV + selfKV + logits + decoderScratch)
+        let decoderScratch = (6 * d + dimensions.ffnWidth) * 4 * 4
+        return WhisperBatchCost(features: window + chunkFeatures,
+                                encoderActivations: encoder.scratchBytes + encoderOutput,
+                                decoderActivationsPerChunk: decoderScratch, kvCachePerChunk: crossKV + selfKV,
+                                outputsPerChunk: logits)
     }
 
     /// Transcribes up to a batch of chunks at once: each is encoded, then all are decoded greedily

@@ -103,4 +103,40 @@ struct PipelineMemoryTests {
         #expect(Double(longPeak) <= 1.1 * Double(shortPeak))
         #expect(longResult.stdout.count > 20 * shortResult.stdout.count / 2, "the 2-hour transcript looks too short")
     }
+
+    @Test("two minutes without speech produce no segments and no error")
+    func longSilence() throws {
+        let first = try CommandRunner.asset("audio/librivox/sense_and_sensibility_01_austen_64kb-0870.wav")
+        let second = try CommandRunner.asset("audio/librivox/sense_and_sensibility_01_austen_64kb-0880.wav")
+        let out = work + "/silence-gap.wav"
+        let python = """
+            import sys, wave
+            a, b, out = sys.argv[1:4]
+            with wave.open(a) as x: fa = x.readframes(x.getnframes()); rate = x.getframerate()
+            with wave.open(b) as y: fb = y.readframes(y.getnframes())
+            with wave.open(out, "wb") as w:
+                w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
+                w.writeframes(fa + b"\\x00\\x00" * rate * 120 + fb)
+            print(len(fa) / 2 / rate)
+            """
+        let process = Process()
+        let pipe = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", python, first, second, out]
+        process.standardOutput = pipe
+        try process.run()
+        let firstSeconds = Double(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0 && firstSeconds > 1)
+        let result = try CommandRunner.run(["transcribe", out, "--model", tiny, "--output-format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let output = try JSONDecoder().decode(Output.self, from: Data(result.stdout.utf8))
+        let gap = (firstSeconds + 2)..<(firstSeconds + 118)
+        #expect(!output.segments.isEmpty)
+        for segment in output.segments {
+            #expect(!gap.contains(segment.start) && !gap.contains(segment.end), "segment inside the silence: \(segment)")
+        }
+        #expect(output.text.lowercased().contains("dashwood") && output.text.lowercased().contains("young man"))
+    }
 }
