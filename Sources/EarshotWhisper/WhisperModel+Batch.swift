@@ -76,19 +76,12 @@ extension WhisperModel {
         let memories: [CrossAttentionMemory] = chunks.map { chunk in
             precondition(chunk.samples.count <= Self.windowSamples, "a chunk must fit one 30-s window")
             let mel = melExtractor.compute(chunk.samples, padding: 160)
-            let content = min(max(mel.frames - 1, 0), windowFrames)
-            window.pointer.initialize(repeating: 0, count: bands * windowFrames)
-            mel.values.withPointer { m in
-                for b in 0..<bands { (window.pointer + b * windowFrames).update(from: m + b * mel.frames, count: content) }
-            }
+            copyWindow(from: mel.values, frames: mel.frames, start: 0, count: min(max(mel.frames - 1, 0), windowFrames),
+                       into: window)
             return encode(window: window.pointer)
         }
 
-        var prompt = [special.sot]
-        if isMultilingual {
-            prompt.append(tokenizer.languageToken(code: language)!)
-            prompt.append(options.task == .translate ? special.translate : special.transcribe)
-        }
+        var prompt = startSequence(language: language, task: options.task)
         if options.withoutTimestamps { prompt.append(special.noTimestamps) }
         let generator = makeGenerator(options: options)
         let results = generator.generateGreedyBatch(prompt: prompt, memories: memories)
@@ -149,15 +142,36 @@ extension WhisperModel {
         guard isMultilingual else { return ("en", 1) }
         let bands = dimensions.melBands, windowFrames = self.windowFrames
         let mel = WhisperMelSpectrogram(melBands: bands).compute(Array(samples.prefix(Self.windowSamples)), padding: 160)
-        let window = FloatBuffer(count: bands * windowFrames, zeroed: true)
-        let content = min(max(mel.frames - 1, 0), windowFrames)
-        mel.values.withPointer { m in
-            for b in 0..<bands { (window.pointer + b * windowFrames).update(from: m + b * mel.frames, count: content) }
-        }
+        let window = FloatBuffer(count: bands * windowFrames)
+        copyWindow(from: mel.values, frames: mel.frames, start: 0, count: min(max(mel.frames - 1, 0), windowFrames),
+                   into: window)
         let best = detectLanguage(memory: encode(window: window.pointer)).first
         return (best?.code ?? "en", best?.probability ?? 0)
     }
 
+    /// `<|startoftranscript|>`, then for multilingual models the language and task tokens
+    /// (faster-whisper `Tokenizer.sot_sequence`).
+    func startSequence(language: String, task: WhisperTask) -> [Int] {
+        var sequence = [special.sot]
+        if isMultilingual, let token = tokenizer.languageToken(code: language) {
+            sequence.append(token)
+            sequence.append(task == .translate ? special.translate : special.transcribe)
+        }
+        return sequence
+    }
+
+    /// Copies mel frames `start ..< start+count` of a band-major `[bands][frames]` array into a zero-padded
+    /// 30-s window (faster-whisper `pad_or_trim`).
+    func copyWindow(from mel: [Float], frames: Int, start: Int, count: Int, into window: FloatBuffer) {
+        let bands = dimensions.melBands, windowFrames = self.windowFrames
+        window.pointer.initialize(repeating: 0, count: bands * windowFrames)
+        mel.withPointer { m in
+            for b in 0..<bands { (window.pointer + b * windowFrames).update(from: m + b * frames + start, count: count) }
+        }
+    }
+
+    /// The decoding loop for these options: suppressed tokens (faster-whisper `get_suppressed_tokens`),
+    /// blank suppression and timestamp rules.
     func makeGenerator(options: WhisperDecodingOptions) -> WhisperGenerator {
         var suppressed = Set(options.suppressTokens.filter { $0 >= 0 })
         if options.suppressTokens.contains(-1) { suppressed.formUnion(tokenizer.nonSpeechTokens) }

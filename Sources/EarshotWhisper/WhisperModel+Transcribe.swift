@@ -38,15 +38,9 @@ extension WhisperModel {
         let inputStride = 2                  // mel frames per encoder position
         let timePrecision = 0.02             // seconds per timestamp token
 
-        // Copies features[:, seek ..< seek+size] into a zero-padded window (faster-whisper pad_or_trim).
         let window = FloatBuffer(count: bands * windowFrames)
         func fillWindow(seek: Int, size: Int) {
-            window.pointer.initialize(repeating: 0, count: bands * windowFrames)
-            mel.withPointer { m in
-                for b in 0..<bands {
-                    (window.pointer + b * windowFrames).update(from: m + b * frames + seek, count: size)
-                }
-            }
+            copyWindow(from: mel, frames: frames, start: seek, count: size, into: window)
         }
 
         // Language.
@@ -72,23 +66,8 @@ extension WhisperModel {
         }
         let code = language ?? "en"
 
-        var sotSequence = [special.sot]
-        if isMultilingual {
-            sotSequence.append(tokenizer.languageToken(code: code)!)
-            sotSequence.append(options.task == .translate ? special.translate : special.transcribe)
-        }
-        var suppressed = Set(options.suppressTokens.filter { $0 >= 0 })
-        if options.suppressTokens.contains(-1) { suppressed.formUnion(tokenizer.nonSpeechTokens) }
-        if !options.suppressTokens.isEmpty {
-            suppressed.formUnion([special.transcribe, special.translate, special.sot, special.sotPrev,
-                                  special.sotLM, special.noSpeech])
-        }
-        let filters = LogitFilters(special: special, suppressed: suppressed.sorted(),
-                                   suppressedAtBegin: options.suppressBlank ? config.suppressIdsBegin : [],
-                                   timestamps: !options.withoutTimestamps,
-                                   maxInitialTimestamp: special.timestampBegin
-                                       + Int((options.maxInitialTimestamp / timePrecision).rounded()))
-        let generator = WhisperGenerator(decoder: decoder, special: special, filters: filters)
+        let sotSequence = startSequence(language: code, task: options.task)
+        let generator = makeGenerator(options: options)
         var random = SplitMix64(state: options.samplingSeed)
 
         var allTokens: [Int] = []
