@@ -61,7 +61,10 @@ struct TranscribeCommand: ParsableCommand {
     var batchSizeTokenThresholdS: Double?
 
     @Option(help: "At most this many chunks per batch (the memory limit may lower it further).")
-    var maxBatchSize: Int = 16
+    var maxBatchSize: Int = 8
+
+    @Option(help: "Temperatures for --sequential's fallback, comma-separated (faster-whisper's default); 0 alone disables the fallback.")
+    var temperature: String = "0,0.2,0.4,0.6,0.8,1.0"
 
     @Flag(help: "Never let a batch overshoot --batch-size-s (FunASR's Python AutoModel lets one chunk overshoot).")
     var strictBatchCap = false
@@ -105,6 +108,9 @@ struct TranscribeCommand: ParsableCommand {
         guard maxSingleSegmentS > 0 else { throw ValidationError("--max-single-segment-s must be positive") }
         guard batchSizeS > 0 else { throw ValidationError("--batch-size-s must be positive") }
         guard maxBatchSize >= 1 else { throw ValidationError("--max-batch-size must be at least 1") }
+        guard !temperatures.isEmpty, temperatures.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
+            throw ValidationError("--temperature takes comma-separated values between 0 and 1, e.g. 0 or 0,0.2,0.4")
+        }
         if let memoryLimit {
             do { _ = try ByteCount(parsing: memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
         }
@@ -126,6 +132,7 @@ struct TranscribeCommand: ParsableCommand {
         options.task = WhisperTask(rawValue: task)!
         options.initialPrompt = initialPrompt
         options.withoutTimestamps = withoutTimestamps
+        options.temperatures = temperatures
 
         if let outputDir {
             var isDirectory: ObjCBool = false
@@ -170,6 +177,11 @@ struct TranscribeCommand: ParsableCommand {
             }
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    private var temperatures: [Float] {
+        let values = temperature.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        return values.contains(nil) ? [] : values.compactMap { $0 }
     }
 
     private func makePipeline(whisper: WhisperModel, decoding: WhisperDecodingOptions) throws -> StreamingTranscriber {

@@ -17,10 +17,12 @@ public struct PipelineOptions: Sendable {
     public var batchSizeThresholdSeconds: Double = 60
     /// Never let a batch exceed `batchSizeSeconds` (FunASR admits the chunk that crosses it).
     public var strictCap = false
-    /// Upper bound on chunks per batch, whatever the budget allows.
-    public var maxBatchSize = 16
+    /// Upper bound on chunks per batch, whatever the budget allows. 8 keeps the peak independent of the
+    /// recording's length (a 5-minute file already fills batches of 8) while still sharing each decoder step's
+    /// weight reads across 8 chunks.
+    public var maxBatchSize = 8
     /// Chunks gathered before they are sorted by duration and planned (bounded; not the whole file).
-    public var lookAheadChunks = 32
+    public var lookAheadChunks = 16
     /// The process's peak resident memory must stay at or under this (weights included).
     public var memoryLimit: ByteCount?
     /// Spoken language; detected from the first chunk when `nil` (multilingual models).
