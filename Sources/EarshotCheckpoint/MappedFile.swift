@@ -45,6 +45,14 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }
 
+    /// Tells the kernel the mapped pages are not needed now (`madvise(MADV_DONTNEED)`): they leave this
+    /// process's resident set and are read back from the page cache only if touched again. Used after
+    /// weights were converted (e.g. quantized to int8) into memory of their own.
+    public func dropResidentPages() {
+        guard let base = bytes.baseAddress else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_DONTNEED)
+    }
+
     deinit {
         if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)

@@ -46,6 +46,11 @@ public final class WhisperModel: Sendable {
                                 transcribe: tokenizer.transcribe, translate: tokenizer.translate,
                                 lastToken: dimensions.vocabularySize - 1)
         weights = try WhisperWeights(checkpoint: checkpoint, dimensions: dimensions, precision: precision)
+        if precision == .int8 || precision == .float16 {
+            // The converted matrices live in memory of their own; the mapped originals were only read once.
+            // Rows still used from the mapping (the embedding table) fault back in on demand.
+            checkpoint.file.dropResidentPages()
+        }
         encoder = WhisperEncoder(weights: weights, dims: dimensions)
         decoder = WhisperDecoder(weights: weights, dims: dimensions)
     }
