@@ -22,8 +22,10 @@ public struct PipelineReport: Sendable {
     public var ledger: MemoryLedger.Snapshot?
     /// The ledger's full report (stages, batch sizes, timeline).
     public var memory: MemoryReport?
-    /// Bytes of model weights (mapped or owned).
+    /// Bytes of Whisper weights (mapped or owned).
     public var weightBytes = 0
+    /// Bytes of the VAD model (0 when no VAD runs).
+    public var vadWeightBytes = 0
     /// The limit in force, if any.
     public var memoryLimit: ByteCount?
 }
@@ -48,6 +50,7 @@ public final class StreamingTranscriber {
     private let lookAhead: Int
     private let baseline: Int
     private var residentReservations: [MemoryReservation] = []
+    private var vadWeightBytes = 0
 
     private static let sampleRate = 16_000
     private static let chunkSamples = WhisperModel.windowSamples
@@ -92,6 +95,7 @@ public final class StreamingTranscriber {
         let vadBytes = vad.flatMap { v in
             (try? FileManager.default.attributesOfItem(atPath: v.directory + "/model.pt"))?[.size] as? Int
         } ?? 0
+        vadWeightBytes = vadBytes
         let weights = min(whisper.weightBytes + vadBytes, baseline)
         residentReservations = [
             try ledger.reserve(ByteCount(weights), category: .weights, label: "Whisper + VAD weights"),
@@ -111,6 +115,7 @@ public final class StreamingTranscriber {
         report.memoryBatchCap = batchCap
         report.baselineBytes = baseline
         report.weightBytes = whisper.weightBytes
+        report.vadWeightBytes = vadWeightBytes
         report.memoryLimit = options.memoryLimit
         let reader = try AudioFileReader(path: path, targetSampleRate: Self.sampleRate)
         defer { reader.close() }

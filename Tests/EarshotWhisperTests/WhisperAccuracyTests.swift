@@ -98,4 +98,18 @@ struct WhisperAccuracyTests {
         check(try compare(model: "models/whisper-base", oracle: "faster-whisper-base-beam5.json",
                           options: WhisperDecodingOptions()), "base beam5")
     }
+
+    @Test("base translates the Mandarin clip into English")
+    func translate() throws {
+        let model = try WhisperModel(directory: TestAssets.path("models/whisper-base"))
+        let samples = try AudioFileReader.readAll(path: TestAssets.path("audio/zh/asr_example.wav"))
+        var options = WhisperDecodingOptions.greedy
+        options.task = .translate
+        let transcript = try model.transcribe(audio: samples, options: options)
+        let text = transcript.text
+        print("translate: [\(transcript.language)] \(text)")
+        #expect(transcript.language == "zh")
+        #expect(!text.unicodeScalars.contains { (0x4E00...0x9FFF).contains($0.value) }, "expected English, got \(text)")
+        #expect(text.split(separator: " ").count >= 3, "expected an English sentence, got \(text)")
+    }
 }
