@@ -57,7 +57,7 @@ struct PipelineMemoryTests {
             #expect(result.status == 0, "\(result.stderr)")
             outputs[size] = try JSONDecoder().decode(Output.self, from: Data(result.stdout.utf8))
         }
-        #expect(outputs[1]!.segments.count > 10)
+        #expect(outputs[1]!.segments.count >= 6, "a 3-minute recording should make several chunks")
         #expect(outputs[1]!.segments == outputs[3]!.segments)
         #expect(outputs[1]!.segments == outputs[16]!.segments)
         let starts = outputs[16]!.segments.map(\.start)

@@ -65,7 +65,7 @@ struct WhisperAccuracyTests {
         for line in c.report { print(line) }
         #expect(werGap <= 0.005, "\(label): WER gap \(werGap) exceeds 0.5 points")
         #expect(diffRate < 0.02, "\(label): \(c.wordDiffs) of \(c.words) words differ from faster-whisper")
-        #expect(c.words > 100, "\(label): the comparison covered too few words to mean anything")
+        #expect(c.words >= 80, "\(label): the comparison covered too few words to mean anything")
     }
 
     /// The oracle's greedy run used `temperature=0.0` only (no fallback), `beam_size=1`.
