@@ -119,4 +119,20 @@ struct TranscribeBadInputTests {
         let written = try FileManager.default.contentsOfDirectory(atPath: out)
         #expect(written == ["sense_and_sensibility_01_austen_64kb-0880.txt"], "only complete files: \(written)")
     }
+
+    @Test("a full disk on standard output is reported, not ignored")
+    func outputWriteFailure() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CommandRunner.executable)
+        process.arguments = ["transcribe", clip, "--model", tiny]
+        let full = try #require(FileHandle(forWritingAtPath: "/dev/full"), "/dev/full is needed for this test")
+        process.standardOutput = full
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "exit status \(process.terminationStatus)")
+        #expect(message.contains("cannot write to standard output"), "\(message)")
+    }
 }
