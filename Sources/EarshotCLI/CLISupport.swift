@@ -17,22 +17,8 @@ enum ModelLocations {
     static var defaultWhisperModel: String { cache + "/models/whisper-tiny.en" }
 }
 
-/// Writing results so that a failure never leaves a half-written file behind.
+/// Writing results to standard output (files go through `TranscriptSink`, which never leaves a half-written one).
 enum OutputFile {
-    /// Writes `text` to a temporary file beside `path`, then renames it over `path`.
-    static func writeAtomically(_ text: String, to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent).\(getpid()).partial"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else {
-            throw CLIError("cannot write \(temporary): \(String(cString: strerror(errno))); check that the directory is writable and the disk is not full")
-        }
-        if rename(temporary, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw CLIError("cannot move the transcript into place at \(path): \(reason)")
-        }
-    }
-
     /// Writes to standard output, reporting a closed pipe or a full disk instead of dying on SIGPIPE.
     static func writeToStandardOutput(_ text: String) throws {
         signal(SIGPIPE, SIG_IGN)

@@ -186,7 +186,6 @@ struct TranscribeCommand: ParsableCommand {
 
     private func makePipeline(whisper: WhisperModel, decoding: WhisperDecodingOptions) throws -> StreamingTranscriber {
         var options = PipelineOptions()
-        options.useVAD = vad == "fsmn"
         options.maxSingleSegmentSeconds = maxSingleSegmentS
         options.batchSizeSeconds = batchSizeS
         options.batchSizeThresholdSeconds = batchSizeThresholdS ?? batchSizeTokenThresholdS ?? 60
@@ -201,7 +200,7 @@ struct TranscribeCommand: ParsableCommand {
         // tokens, tiny.en ended chunks early and lost 3.5 % of the words on the 10-min benchmark recording.
         chunkDecoding.withoutTimestamps = true
         options.decoding = chunkDecoding
-        let vadModel = options.useVAD ? try FSMNVAD(directory: self.vadModel ?? ModelLocations.cache + "/models/fsmn-vad") : nil
+        let vadModel = vad == "fsmn" ? try FSMNVAD(directory: self.vadModel ?? ModelLocations.cache + "/models/fsmn-vad") : nil
         return try StreamingTranscriber(whisper: whisper, vad: vadModel, options: options)
     }
 }

@@ -25,35 +25,22 @@ final class TranscriptSink {
         }
     }
 
-    private var streams: Bool { format == .txt || format == .srt || format == .vtt }
-
     func append(_ segment: TranscriptSegment) throws {
-        if streams {
-            if written == 0 && format == .vtt { try write("WEBVTT\n\n") }
-            written += 1
-            var one = segment
-            one.id = written
-            let rendered = format.render(Transcript(language: "", languageProbability: 1, duration: 0, segments: [one]), task: task)
-            try write(format == .vtt ? String(rendered.dropFirst("WEBVTT\n\n".count)) : renumbered(rendered, written))
-        } else {
+        guard format.isStreamable else {
             segments.append(segment)
+            return
         }
-    }
-
-    /// SRT numbers cues; `render` numbers from 1, so a single-segment render is renumbered.
-    private func renumbered(_ text: String, _ number: Int) -> String {
-        guard format == .srt, text.hasPrefix("1\n") else { return text }
-        return "\(number)\n" + text.dropFirst(2)
+        if written == 0 { try write(format.header) }
+        written += 1
+        try write(format.cue(segment, number: written))
     }
 
     func finish(language: String, duration: Double) throws {
-        if !streams {
+        if !format.isStreamable {
             try write(format.render(Transcript(language: language, languageProbability: 1, duration: duration,
                                                segments: segments), task: task))
-        } else if written == 0 && format == .vtt {
-            try write("WEBVTT\n\n")
         } else if written == 0 {
-            try write("")
+            try write(format.header)   // an empty transcript is still a complete (empty) file
         }
         if let handle {
             do { try handle.synchronize(); try handle.close() } catch {

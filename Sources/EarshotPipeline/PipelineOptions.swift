@@ -6,8 +6,6 @@ import EarshotWhisper
 /// The batching parameters keep FunASR's names and defaults (`funasr/auto/auto_model.py`,
 /// `inference_with_vad`): `batch_size_s` = 300, `batch_size_threshold_s` = 60.
 public struct PipelineOptions: Sendable {
-    /// Segment speech with FSMN-VAD (`true`) or cut the audio into consecutive 30-s windows (`false`).
-    public var useVAD = true
     /// VAD cuts speech longer than this (FunASR `max_single_segment_time`; here capped at one window).
     public var maxSingleSegmentSeconds: Double = 30
     /// A batch grows while `longest chunk × count` stays within this many seconds (FunASR `batch_size_s`).

@@ -72,7 +72,7 @@ public final class StreamingTranscriber {
         _ = ProcessMemory.trimHeap()
         baseline = ProcessMemory.currentRSS()?.bytes ?? 0
         let cost = whisper.batchCost
-        let audioReserve = Self.audioBufferBytes(options: options)
+        let audioReserve = Self.audioBufferBytes
         let chunkAudio = Self.chunkSamples * 4
         if let limit = options.memoryLimit {
             // Room for batches (cost.perChunk each) and for the look-ahead's waiting audio (chunkAudio each).
@@ -104,9 +104,7 @@ public final class StreamingTranscriber {
     }
 
     /// Audio held while VAD decides: one window plus a few seconds, with block slack.
-    static func audioBufferBytes(options: PipelineOptions) -> Int {
-        (chunkSamples + 8 * sampleRate) * 4 * 2
-    }
+    static let audioBufferBytes = (chunkSamples + 8 * sampleRate) * 4 * 2
 
     /// Runs the pipeline over a file.
     /// - Parameter onSegment: receives segments in chronological order, as soon as they are final.
@@ -119,7 +117,7 @@ public final class StreamingTranscriber {
         report.memoryLimit = options.memoryLimit
         let reader = try AudioFileReader(path: path, targetSampleRate: Self.sampleRate)
         defer { reader.close() }
-        let audioReservation = try ledger.reserve(ByteCount(Self.audioBufferBytes(options: options)), category: .audio,
+        let audioReservation = try ledger.reserve(ByteCount(Self.audioBufferBytes), category: .audio,
                                                   label: "audio window")
         defer { audioReservation.release() }
 
@@ -135,7 +133,7 @@ public final class StreamingTranscriber {
             configuration: .init(batchSizeS: options.batchSizeSeconds, batchSizeThresholdS: options.batchSizeThresholdSeconds,
                                  strictCap: options.strictCap, maxBatchSize: batchCap, lookAhead: .items(lookAhead)),
             cost: { count, _ in ByteCount(cost.bytes(batchSize: count)) },
-            available: ledger.limit.map { $0 - ByteCount(baseline + Self.audioBufferBytes(options: options) + lookAhead * Self.chunkSamples * 4) })
+            available: ledger.limit.map { $0 - ByteCount(baseline + Self.audioBufferBytes + lookAhead * Self.chunkSamples * 4) })
         var reorderer = ChronologicalReorderer<[TranscriptSegment]>()
 
         var vadOptions = vad?.options ?? VADOptions()

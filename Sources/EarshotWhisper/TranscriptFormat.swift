@@ -27,20 +27,8 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
     /// Renders a transcript.
     public func render(_ transcript: Transcript, task: WhisperTask = .transcribe) -> String {
         switch self {
-        case .txt:
-            return transcript.segments.map { $0.text.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
-        case .srt:
-            return transcript.segments.enumerated().map { index, s in
-                "\(index + 1)\n\(Self.clock(s.start, separator: ",", alwaysHours: true)) --> "
-                    + "\(Self.clock(s.end, separator: ",", alwaysHours: true))\n"
-                    + "\(s.text.trimmingCharacters(in: .whitespaces))\n\n"
-            }.joined()
-        case .vtt:
-            return "WEBVTT\n\n" + transcript.segments.map { s in
-                "\(Self.clock(s.start, separator: ".", alwaysHours: false)) --> "
-                    + "\(Self.clock(s.end, separator: ".", alwaysHours: false))\n"
-                    + "\(s.text.trimmingCharacters(in: .whitespaces))\n\n"
-            }.joined()
+        case .txt, .srt, .vtt:
+            return header + transcript.segments.enumerated().map { cue($1, number: $0 + 1) }.joined()
         case .json:
             let segments = transcript.segments.map { SimpleSegment(start: $0.start, end: $0.end, text: $0.text) }
             return Self.encode(SimpleTranscript(text: transcript.text, segments: segments))
@@ -54,6 +42,27 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
                                                  language: WhisperLanguages.name(of: transcript.language),
                                                  duration: transcript.duration, text: transcript.text,
                                                  segments: segments))
+        }
+    }
+
+    /// Whether the format can be written segment by segment (`header`, then one `cue` per segment).
+    public var isStreamable: Bool { self == .txt || self == .srt || self == .vtt }
+
+    /// What a streamable format starts with ("WEBVTT" and a blank line for WebVTT, nothing otherwise).
+    public var header: String { self == .vtt ? "WEBVTT\n\n" : "" }
+
+    /// One segment of a streamable format: a text line, or a numbered (SRT) or unnumbered (VTT) cue.
+    public func cue(_ s: TranscriptSegment, number: Int) -> String {
+        let text = s.text.trimmingCharacters(in: .whitespaces)
+        switch self {
+        case .srt:
+            return "\(number)\n\(Self.clock(s.start, separator: ",", alwaysHours: true)) --> "
+                + "\(Self.clock(s.end, separator: ",", alwaysHours: true))\n\(text)\n\n"
+        case .vtt:
+            return "\(Self.clock(s.start, separator: ".", alwaysHours: false)) --> "
+                + "\(Self.clock(s.end, separator: ".", alwaysHours: false))\n\(text)\n\n"
+        default:
+            return text + "\n"
         }
     }
 
