@@ -19,9 +19,12 @@ public struct TranscriptSegment: Sendable, Codable, Equatable {
     public var compressionRatio: Double
     /// P(no speech) of the window.
     public var noSpeechProb: Double
+    /// The segment's words with their times on the same timeline as `start`/`end`, when word timestamps
+    /// were asked for (``WhisperDecodingOptions/wordTimestamps``); `nil` otherwise.
+    public var words: [WordTiming]?
 
     public init(id: Int, seek: Int, start: Double, end: Double, text: String, tokens: [Int], temperature: Float,
-                avgLogProb: Double, compressionRatio: Double, noSpeechProb: Double) {
+                avgLogProb: Double, compressionRatio: Double, noSpeechProb: Double, words: [WordTiming]? = nil) {
         self.id = id
         self.seek = seek
         self.start = start
@@ -32,6 +35,25 @@ public struct TranscriptSegment: Sendable, Codable, Equatable {
         self.avgLogProb = avgLogProb
         self.compressionRatio = compressionRatio
         self.noSpeechProb = noSpeechProb
+        self.words = words
+    }
+}
+
+/// One word and when it was spoken, from cross-attention alignment (faster-whisper `word_timestamps=True`).
+public struct WordTiming: Sendable, Codable, Equatable {
+    /// The word as decoded, with Whisper's leading space and any attached punctuation (" Hello,").
+    public var word: String
+    /// Start and end in seconds, on the timeline of the segment that holds the word.
+    public var start: Double
+    public var end: Double
+    /// Mean probability of the word's tokens.
+    public var probability: Double
+
+    public init(word: String, start: Double, end: Double, probability: Double) {
+        self.word = word
+        self.start = start
+        self.end = end
+        self.probability = probability
     }
 }
 

@@ -42,6 +42,9 @@ public struct WhisperDecodingOptions: Sendable {
     public var withoutTimestamps = false
     /// The first timestamp may not be later than this many seconds.
     public var maxInitialTimestamp: Double = 1.0
+    /// Attach word timings to every segment (cross-attention alignment, as faster-whisper's
+    /// `word_timestamps=True`).
+    public var wordTimestamps = false
     /// Seed for temperature sampling, so runs are repeatable.
     public var samplingSeed: UInt64 = 0
 
