@@ -29,6 +29,20 @@ public struct PipelineOptions: Sendable {
     public var maxAudioSeconds: Double?
     /// Decoding options for each chunk (greedy; chunks are decoded independently).
     public var decoding: WhisperDecodingOptions = .greedy
+    /// Each VAD segment is widened by this much on both sides before packing (FSMN-VAD's edges clip word
+    /// onsets and ends; faster-whisper's Silero default is `speech_pad_ms=400`). See docs/memory.md §9 for
+    /// the measurement behind the default.
+    public var speechPadSeconds: Double = 0.2
+    /// Silence inserted between pieces of speech that are not contiguous in the recording when they are
+    /// packed into one window (faster-whisper's `collect_chunks` inserts none).
+    public var pieceGapSeconds: Double = 0
+    /// Ask Whisper for word timings and cut each window into one segment per utterance (piece of speech,
+    /// and sentences in long pieces); otherwise one segment per window.
+    public var segmentsPerUtterance = true
+    /// Output segments keep their words (times on the recording's timeline), for `--word-timestamps`.
+    public var keepWords = false
+    /// Inside one piece of speech whose text spans longer than this (seconds), segments end at sentence ends.
+    public var maxUtteranceSeconds: Double = 15
 
     public init() {}
 }

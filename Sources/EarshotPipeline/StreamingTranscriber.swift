@@ -37,10 +37,12 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Transcribes a recording of any length in bounded memory: audio is read in blocks, FSMN-VAD finds the
-/// speech as it streams past, neighbouring segments are grouped into ≤ 30-s chunks, chunks are sorted by
+/// speech as it streams past, each speech segment is padded and only the padded speech is packed,
+/// concatenated, into ≤ 30-s windows (each with a time map back to the recording), windows are sorted by
 /// duration within a bounded look-ahead and packed into batches (FunASR's `batch_size_s` rule, shrunk to
-/// what the memory limit allows), each batch is transcribed at once, and segments come out in
-/// chronological order as soon as every earlier chunk is done.
+/// what the memory limit allows), each batch is transcribed at once, each window's text is cut into one
+/// segment per utterance on the recording's timeline, and segments come out in chronological order as
+/// soon as every earlier window is done.
 public final class StreamingTranscriber {
     public let whisper: WhisperModel
     public let vad: FSMNVAD?
@@ -51,6 +53,9 @@ public final class StreamingTranscriber {
     private let baseline: Int
     private var residentReservations: [MemoryReservation] = []
     private var vadWeightBytes = 0
+    /// What each window is decoded with: the caller's options, plus word timings when segments are cut
+    /// per utterance.
+    private let decoding: WhisperDecodingOptions
 
     private static let sampleRate = 16_000
     private static let chunkSamples = WhisperModel.windowSamples
@@ -64,11 +69,17 @@ public final class StreamingTranscriber {
         self.whisper = whisper
         self.vad = vad
         self.options = options
+        guard (0...2).contains(options.speechPadSeconds), (0...1).contains(options.pieceGapSeconds) else {
+            throw PipelineError("speech pad must be 0–2 s and the gap between pieces 0–1 s (got \(options.speechPadSeconds) s, \(options.pieceGapSeconds) s)")
+        }
+        var decoding = options.decoding
+        if options.segmentsPerUtterance { decoding.wordTimestamps = true }
+        self.decoding = decoding
         _ = ProcessMemory.configureAllocator()   // big buffers are mmapped and returned to the OS on free
         // Touch every weight once with a silent window so the baseline includes the resident weights.
         _ = try whisper.transcribeBatch([AudioChunk(samples: [Float](repeating: 0, count: 1600), startSeconds: 0, index: 0)],
                                         language: whisper.isMultilingual ? (options.language ?? "en") : "en",
-                                        options: options.decoding)
+                                        options: decoding)
         _ = ProcessMemory.trimHeap()
         baseline = ProcessMemory.currentRSS()?.bytes ?? 0
         let cost = whisper.batchCost
@@ -103,8 +114,10 @@ public final class StreamingTranscriber {
         ]
     }
 
-    /// Audio held while VAD decides: one window plus a few seconds, with block slack.
-    static let audioBufferBytes = (chunkSamples + 8 * sampleRate) * 4 * 2
+    /// Audio held while VAD decides (one window plus a few seconds, with block slack, twice for the
+    /// array's growth) and the packed window being filled (one window).
+    static let audioBufferBytes = sampleWindowBytes + chunkSamples * 4
+    static let sampleWindowBytes = (chunkSamples + 8 * sampleRate) * 4 * 2
 
     /// Runs the pipeline over a file.
     /// - Parameter onSegment: receives segments in chronological order, as soon as they are final.
@@ -117,13 +130,19 @@ public final class StreamingTranscriber {
         report.memoryLimit = options.memoryLimit
         let reader = try AudioFileReader(path: path, targetSampleRate: Self.sampleRate)
         defer { reader.close() }
-        let audioReservation = try ledger.reserve(ByteCount(Self.audioBufferBytes), category: .audio,
-                                                  label: "audio window")
-        defer { audioReservation.release() }
+        let audioReservations = [
+            try ledger.reserve(ByteCount(Self.sampleWindowBytes), category: .audio, label: "audio window"),
+            try ledger.reserve(ByteCount(Self.chunkSamples * 4), category: .audio, label: "open packed window"),
+        ]
+        defer { for reservation in audioReservations { reservation.release() } }
 
+        let pad = Int((options.speechPadSeconds * Double(Self.sampleRate)).rounded())
+        let gap = Int((options.pieceGapSeconds * Double(Self.sampleRate)).rounded())
         var window = SampleWindow()
-        var chunker = SpeechChunker(maxChunkSamples: Self.chunkSamples)
-        var waiting: [Int: (chunk: AudioChunk, reservation: MemoryReservation)] = [:]
+        var packer = WindowPacker(capacity: Self.chunkSamples, pad: pad, gap: gap)
+        var pending: [WindowPacker.Step] = []   // packing steps waiting for their audio to arrive
+        var open = OpenWindow(capacity: Self.chunkSamples, gap: gap)
+        var waiting: [Int: (chunk: AudioChunk, map: WindowTimeMap, reservation: MemoryReservation)] = [:]
         var nextIndex = 0
         var openSpeechStart: Int?
         var language = whisper.isMultilingual ? options.language : "en"
@@ -135,9 +154,14 @@ public final class StreamingTranscriber {
             cost: { count, _ in ByteCount(cost.bytes(batchSize: count)) },
             available: ledger.limit.map { $0 - ByteCount(baseline + Self.audioBufferBytes + lookAhead * Self.chunkSamples * 4) })
         var reorderer = ChronologicalReorderer<[TranscriptSegment]>()
+        let tokenizer = whisper.tokenizer
+        let segmenter = UtteranceSegmenter(maxSentenceSpan: options.maxUtteranceSeconds, keepWords: options.keepWords,
+                                           tokenize: { tokenizer.encode($0) })
 
         var vadOptions = vad?.options ?? VADOptions()
+        // Padded segments must fit one window (faster-whisper's VAD likewise subtracts 2 × speech_pad).
         vadOptions.maxSingleSegmentTime = Int(min(options.maxSingleSegmentSeconds, 30) * 1000)
+        vadOptions.maxSingleSegmentTime = min(vadOptions.maxSingleSegmentTime, (Self.chunkSamples - 2 * pad) * 1000 / Self.sampleRate)
         let stream = try vad?.makeStream(options: vadOptions)
 
         func runBatches(_ batches: [PlannedBatch]) throws {
@@ -153,11 +177,14 @@ public final class StreamingTranscriber {
                     try ledger.reserve(ByteCount(n * cost.kvCachePerChunk), category: .kvCache, label: "KV caches"),
                     try ledger.reserve(ByteCount(n * cost.outputsPerChunk), category: .outputs, label: "logits"),
                 ]
-                let out = try whisper.transcribeBatch(chunks, language: language ?? "en", options: options.decoding)
+                let out = try whisper.transcribeBatch(chunks, language: language ?? "en", options: decoding)
                 for reservation in reservations { reservation.release() }
+                let results = zip(batch.items, out).map { item, segments in
+                    segmenter.segments(from: segments, map: waiting[item.id]!.map)
+                }
                 for item in batch.items { waiting.removeValue(forKey: item.id)?.reservation.release() }
                 report.chunks += batch.count
-                for ordered in reorderer.complete(batch, results: out) {
+                for ordered in reorderer.complete(batch, results: results) {
                     for var segment in ordered.result {
                         segmentCount += 1
                         segment.id = segmentCount
@@ -166,15 +193,33 @@ public final class StreamingTranscriber {
                 }
             }
         }
-        func emit(_ spans: [SpeechChunker.Span]) throws {
-            for span in spans {
-                let samples = window.slice(span)
-                let reservation = try ledger.reserve(ByteCount(samples.count * 4), category: .audio, label: "chunk \(nextIndex)")
-                waiting[nextIndex] = (AudioChunk(samples: samples, startSeconds: Double(span.lowerBound) / Double(Self.sampleRate),
-                                                 index: nextIndex), reservation)
-                try runBatches(planner.push(id: nextIndex, durationMs: samples.count * 1000 / Self.sampleRate))
-                nextIndex += 1
+        /// The open window becomes a chunk and joins the planner's look-ahead.
+        func closeWindow() throws {
+            guard !open.isEmpty else { return }
+            let (samples, map) = open.take()
+            let reservation = try ledger.reserve(ByteCount(samples.count * 4), category: .audio, label: "chunk \(nextIndex)")
+            waiting[nextIndex] = (AudioChunk(samples: samples, startSeconds: 0, index: nextIndex), map, reservation)
+            try runBatches(planner.push(id: nextIndex, durationMs: samples.count * 1000 / Self.sampleRate))
+            nextIndex += 1
+        }
+        /// Carries out packing steps in order, as far as the audio read so far allows (all at the end).
+        func drain(final: Bool) throws {
+            var done = 0
+            defer { pending.removeFirst(done) }
+            for step in pending {
+                switch step {
+                case .piece(let range):
+                    guard final || window.end >= range.upperBound else { return }
+                    let held = window.view(range)
+                    open.append(start: held.start, held.samples)
+                case .close:
+                    try closeWindow()
+                }
+                done += 1
             }
+        }
+        func speech(_ segment: SpeechSegment) -> [WindowPacker.Step] {
+            packer.add(speech: (segment.startMs * Self.sampleRate / 1000)..<(segment.endMs * Self.sampleRate / 1000))
         }
 
         while true {
@@ -183,42 +228,47 @@ public final class StreamingTranscriber {
             if block.isEmpty { break }
             window.append(block)
             if let stream {
-                var spans: [SpeechChunker.Span] = []
+                var steps: [WindowPacker.Step] = []
                 block.withUnsafeBufferPointer { buffer in
                     stream.push(buffer) { event in
                         switch event {
                         case .start(let ms): openSpeechStart = ms * Self.sampleRate / 1000
                         case .end(let segment):
                             openSpeechStart = nil
-                            spans += chunker.add((segment.startMs * Self.sampleRate / 1000)..<(segment.endMs * Self.sampleRate / 1000))
+                            steps += speech(segment)
                         }
                     }
                 }
-                try emit(spans)
-                try emit(chunker.advance(to: window.end))
-                // Keep what an open chunk or an open speech segment may still need, plus a little history
-                // for start points VAD decides late.
-                let keepFrom = min(chunker.open?.lowerBound ?? Int.max, openSpeechStart ?? Int.max,
-                                   window.end - 2 * Self.sampleRate)
+                pending += steps
+                try drain(final: false)
+                // Keep what a waiting piece or an open speech segment (with its pad) may still need, plus a
+                // little history for start points VAD decides late.
+                let waitingStart = pending.lazy.compactMap { step -> Int? in
+                    if case .piece(let range) = step { return range.lowerBound } else { return nil }
+                }.first
+                let keepFrom = min(waitingStart ?? Int.max, (openSpeechStart ?? Int.max) - pad,
+                                   window.end - 2 * Self.sampleRate - pad)
                 window.discard(before: max(keepFrom, 0))
             } else {
                 while window.end - window.start >= Self.chunkSamples {
-                    try emit([window.start..<(window.start + Self.chunkSamples)])
+                    let held = window.view(window.start..<(window.start + Self.chunkSamples))
+                    open.append(start: held.start, held.samples)
+                    try closeWindow()
                     window.discard(before: window.start + Self.chunkSamples)
                 }
             }
         }
         if let stream {
-            var spans: [SpeechChunker.Span] = []
+            var steps: [WindowPacker.Step] = []
             stream.finish { event in
-                if case .end(let segment) = event {
-                    spans += chunker.add((segment.startMs * Self.sampleRate / 1000)..<(segment.endMs * Self.sampleRate / 1000))
-                }
+                if case .end(let segment) = event { steps += speech(segment) }
             }
-            try emit(spans)
-            try emit(chunker.finish())
+            pending += steps + packer.finish()
+            try drain(final: true)
         } else if window.end > window.start {
-            try emit([window.start..<window.end])
+            let held = window.view(window.start..<window.end)
+            open.append(start: held.start, held.samples)
+            try closeWindow()
         }
         try runBatches(planner.finish())
         report.audioSeconds = Double(window.end) / Double(Self.sampleRate)
