@@ -28,6 +28,11 @@ public struct PipelineReport: Sendable {
     public var vadWeightBytes = 0
     /// The limit in force, if any.
     public var memoryLimit: ByteCount?
+    /// Language the chunks were decoded in (given, or detected from the first chunk).
+    public var language: String?
+    /// Wall and CPU time per stage (read, VAD, log-mel, encoder, decoder) with the encoder's and decoder's
+    /// arithmetic.
+    public var times = StageTimes()
 }
 
 /// An error that stops a pipeline run before or during work.
@@ -107,9 +112,16 @@ public final class StreamingTranscriber {
     static let audioBufferBytes = (chunkSamples + 8 * sampleRate) * 4 * 2
 
     /// Runs the pipeline over a file.
-    /// - Parameter onSegment: receives segments in chronological order, as soon as they are final.
-    public func run(path: String, onSegment: (TranscriptSegment) throws -> Void) throws -> PipelineReport {
+    /// - Parameters:
+    ///   - onProgress: called after each block read with the seconds read so far and the recording's length
+    ///     (`nil` when the container does not say).
+    ///   - onSegment: receives segments in chronological order, as soon as they are final.
+    ///   - times: where stage times accumulate (also `PipelineReport.times`); a new one when `nil`.
+    public func run(path: String, times: StageTimes? = nil, onProgress: ((Double, Double?) -> Void)? = nil,
+                    onSegment: (TranscriptSegment) throws -> Void) throws -> PipelineReport {
         var report = PipelineReport()
+        let times = times ?? StageTimes()
+        report.times = times
         report.memoryBatchCap = batchCap
         report.baselineBytes = baseline
         report.weightBytes = whisper.weightBytes
@@ -153,7 +165,8 @@ public final class StreamingTranscriber {
                     try ledger.reserve(ByteCount(n * cost.kvCachePerChunk), category: .kvCache, label: "KV caches"),
                     try ledger.reserve(ByteCount(n * cost.outputsPerChunk), category: .outputs, label: "logits"),
                 ]
-                let out = try whisper.transcribeBatch(chunks, language: language ?? "en", options: options.decoding)
+                let out = try whisper.transcribeBatch(chunks, language: language ?? "en", options: options.decoding,
+                                                      times: times)
                 for reservation in reservations { reservation.release() }
                 for item in batch.items { waiting.removeValue(forKey: item.id)?.reservation.release() }
                 report.chunks += batch.count
@@ -179,12 +192,13 @@ public final class StreamingTranscriber {
 
         while true {
             if let limit = options.maxAudioSeconds, Double(window.end) >= limit * Double(Self.sampleRate) { break }
-            let block = try reader.read(maxSamples: Self.sampleRate)
+            let block = try times.measure(.read) { try reader.read(maxSamples: Self.sampleRate) }
             if block.isEmpty { break }
             window.append(block)
+            onProgress?(Double(window.end) / Double(Self.sampleRate), reader.estimatedDurationSeconds)
             if let stream {
                 var spans: [SpeechChunker.Span] = []
-                block.withUnsafeBufferPointer { buffer in
+                times.measure(.vad) { block.withUnsafeBufferPointer { buffer in
                     stream.push(buffer) { event in
                         switch event {
                         case .start(let ms): openSpeechStart = ms * Self.sampleRate / 1000
@@ -193,7 +207,7 @@ public final class StreamingTranscriber {
                             spans += chunker.add((segment.startMs * Self.sampleRate / 1000)..<(segment.endMs * Self.sampleRate / 1000))
                         }
                     }
-                }
+                } }
                 try emit(spans)
                 try emit(chunker.advance(to: window.end))
                 // Keep what an open chunk or an open speech segment may still need, plus a little history
@@ -222,6 +236,7 @@ public final class StreamingTranscriber {
         }
         try runBatches(planner.finish())
         report.audioSeconds = Double(window.end) / Double(Self.sampleRate)
+        report.language = language
         report.ledger = ledger.snapshot()
         report.peakResidentBytes = ProcessMemory.peakRSS()?.bytes ?? 0
         var histogram: [Int: Int] = [:]
