@@ -30,7 +30,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // <malloc.h> (mallinfo2, malloc_trim, mallopt), which Glibc does not export; header-only, no link line.
         .systemLibrary(name: "CMalloc"),
-        // Memory budget, ledger, batch planner and reports; depends on nothing but Foundation/Glibc.
+        // Memory budget, ledger, batch planner, memory and time reports; depends on nothing but Foundation/Glibc.
         .target(name: "EarshotMemory", dependencies: ["CMalloc"], swiftSettings: swiftSettings),
         .target(name: "EarshotTensor", dependencies: ["CEarshotKernels"], swiftSettings: swiftSettings),
         .target(name: "EarshotCheckpoint", dependencies: ["EarshotTensor", .product(name: "Yams", package: "Yams")],
@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "EarshotAudio", dependencies: ["EarshotTensor"], swiftSettings: swiftSettings),
         .target(name: "EarshotText", swiftSettings: swiftSettings),
         .target(name: "EarshotWhisper",
-                dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio", "EarshotText", "CZlib"],
+                dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio", "EarshotText", "EarshotMemory", "CZlib"],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotFunASR",
                 dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio"],

@@ -15,6 +15,21 @@ enum ModelLocations {
     }
 
     static var defaultWhisperModel: String { cache + "/models/whisper-tiny.en" }
+
+    /// Checks that a model directory exists before anything loads it; a missing directory gets an error
+    /// that says how to get it (`earshot models fetch NAME` for the catalogue's models).
+    /// - Parameters:
+    ///   - path: the directory given (or the default).
+    ///   - flag: the option that names it, for the message.
+    static func requireModel(_ path: String, flag: String) throws {
+        var isDirectory: ObjCBool = false
+        guard !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) || !isDirectory.boolValue else { return }
+        let name = (path as NSString).lastPathComponent
+        if ModelCatalog.all.contains(where: { $0.name == name }) {
+            throw CLIError("\(path): model not found; fetch it with `earshot models fetch \(name)` (or give another directory with \(flag))")
+        }
+        throw CLIError("\(path): no such model directory; give a CTranslate2/FunASR model directory with \(flag), or fetch one of \(ModelCatalog.all.map(\.name).joined(separator: ", ")) with `earshot models fetch NAME`")
+    }
 }
 
 /// Writing results to standard output (files go through `TranscriptSink`, which never leaves a half-written one).
@@ -34,13 +49,17 @@ enum OutputFile {
     }
 }
 
-/// A one-line progress bar on standard error, shown only when standard error is a terminal.
+/// A one-line progress bar on standard error; by default shown only when standard error is a terminal.
 final class ProgressBar {
     private let label: String
-    private let enabled = isatty(STDERR_FILENO) != 0
+    private let enabled: Bool
     private var lastDrawn = -1
 
-    init(label: String) { self.label = label }
+    /// - Parameter enabled: `--progress` / `--no-progress`; `nil` shows the bar only on a terminal.
+    init(label: String, enabled: Bool? = nil) {
+        self.label = label
+        self.enabled = enabled ?? (isatty(STDERR_FILENO) != 0)
+    }
 
     func update(_ done: Double, _ total: Double) {
         guard enabled, total > 0 else { return }

@@ -43,7 +43,7 @@ struct TranscribeCommand: ParsableCommand {
     var sequential = false
 
     @Option(help: "Voice activity detection for the batched pipeline: fsmn (FunASR FSMN-VAD) or none (fixed 30-s windows).")
-    var vad: String = "fsmn"
+    var vad: String?
 
     @Option(help: "FSMN-VAD model directory. Default: the cached fsmn-vad.")
     var vadModel: String?
@@ -52,7 +52,7 @@ struct TranscribeCommand: ParsableCommand {
     var maxSingleSegmentS: Double = 30
 
     @Option(help: "FunASR batch_size_s: a batch grows while longest chunk × count stays within this many seconds.")
-    var batchSizeS: Double = 300
+    var batchSizeS: Double?
 
     @Option(help: "FunASR batch_size_threshold_s: chunks at least this long run alone.")
     var batchSizeThresholdS: Double?
@@ -61,10 +61,10 @@ struct TranscribeCommand: ParsableCommand {
     var batchSizeTokenThresholdS: Double?
 
     @Option(help: "At most this many chunks per batch (the memory limit may lower it further).")
-    var maxBatchSize: Int = 8
+    var maxBatchSize: Int?
 
-    @Option(help: "Temperatures for --sequential's fallback, comma-separated (faster-whisper's default); 0 alone disables the fallback.")
-    var temperature: String = "0,0.2,0.4,0.6,0.8,1.0"
+    @Option(help: "Temperatures for --sequential's fallback, comma-separated (default 0,0.2,0.4,0.6,0.8,1.0, faster-whisper's); 0 alone disables the fallback. The batched pipeline decodes at 0 only.")
+    var temperature: String?
 
     @Flag(help: "Never let a batch overshoot --batch-size-s (FunASR's Python AutoModel lets one chunk overshoot).")
     var strictBatchCap = false
@@ -74,6 +74,12 @@ struct TranscribeCommand: ParsableCommand {
 
     @Flag(help: "Print per-stage memory, batch sizes and peak RSS to standard error.")
     var memoryReport = false
+
+    @Flag(help: "Print wall and CPU time per stage (read, VAD, log-mel, encoder, decoder, output) and the encoder's and decoder's GFLOP/s to standard error.")
+    var profile = false
+
+    @Flag(inversion: .prefixedNo, help: "Show a progress bar on standard error (default: only when it is a terminal).")
+    var progress: Bool?
 
     @Option(help: "Worker threads for the kernels.")
     var threads: Int = 2
@@ -104,12 +110,27 @@ struct TranscribeCommand: ParsableCommand {
                 throw ValidationError("beam search runs in --sequential mode; the batched pipeline decodes greedily (--beam-size 1)")
             }
         }
-        guard ["fsmn", "none"].contains(vad) else { throw ValidationError("--vad must be fsmn or none") }
+        guard ["fsmn", "none"].contains(vadMode) else { throw ValidationError("--vad must be fsmn or none") }
         guard maxSingleSegmentS > 0 else { throw ValidationError("--max-single-segment-s must be positive") }
-        guard batchSizeS > 0 else { throw ValidationError("--batch-size-s must be positive") }
-        guard maxBatchSize >= 1 else { throw ValidationError("--max-batch-size must be at least 1") }
+        guard (batchSizeS ?? 1) > 0 else { throw ValidationError("--batch-size-s must be positive") }
+        guard (maxBatchSize ?? 1) >= 1 else { throw ValidationError("--max-batch-size must be at least 1") }
         guard !temperatures.isEmpty, temperatures.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
             throw ValidationError("--temperature takes comma-separated values between 0 and 1, e.g. 0 or 0,0.2,0.4")
+        }
+        if !sequential, temperatures != [0] {
+            throw ValidationError("the batched pipeline decodes greedily at temperature 0 (as faster-whisper's BatchedInferencePipeline); --temperature \(temperature ?? "") needs --sequential, or drop it")
+        }
+        if sequential {
+            // Flags that only the bounded pipeline honours are refused rather than silently ignored.
+            let pipelineOnly: [(String, Bool)] = [
+                ("--memory-limit", memoryLimit != nil), ("--memory-report", memoryReport),
+                ("--max-batch-size", maxBatchSizeGiven), ("--batch-size-s", batchSizeSGiven),
+                ("--batch-size-threshold-s", batchSizeThresholdS != nil || batchSizeTokenThresholdS != nil),
+                ("--strict-batch-cap", strictBatchCap), ("--vad", vadGiven),
+            ]
+            if let flag = pipelineOnly.first(where: \.1)?.0 {
+                throw ValidationError("\(flag) applies to the batched pipeline; --sequential holds the whole recording in memory and plans nothing. Drop \(flag) or --sequential")
+            }
         }
         if let memoryLimit {
             do { _ = try ByteCount(parsing: memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
@@ -125,6 +146,10 @@ struct TranscribeCommand: ParsableCommand {
         Kernels.threadCount = threads
         let format = TranscriptFormat(rawValue: outputFormat)!
         let modelDirectory = model ?? ModelLocations.defaultWhisperModel
+        try ModelLocations.requireModel(modelDirectory, flag: "--model")
+        if !sequential, vadMode == "fsmn" {
+            try ModelLocations.requireModel(vadModel ?? ModelLocations.cache + "/models/fsmn-vad", flag: "--vad-model")
+        }
         let whisper = try WhisperModel(directory: modelDirectory, precision: WeightPrecision(cliName: precision)!)
         var options = WhisperDecodingOptions()
         options.beamSize = beamSize ?? (sequential ? 5 : 1)
@@ -151,19 +176,31 @@ struct TranscribeCommand: ParsableCommand {
                                       path: outputDir.map { ($0 as NSString).appendingPathComponent("\(base).\(format.fileExtension)") })
             do {
                 if let pipeline {
-                    let report = try pipeline.run(path: path) { segment in try sink.append(segment) }
+                    let progressBar = ProgressBar(label: (path as NSString).lastPathComponent, enabled: progress)
+                    let times = StageTimes()
+                    let report = try pipeline.run(path: path, times: times, onProgress: { done, total in
+                        if let total { progressBar.update(done, total) }
+                    }, onSegment: { segment in
+                        try times.measure(.output) { try sink.append(segment) }
+                    })
+                    progressBar.finish()
                     guard report.audioSeconds > 0 else {
                         throw CLIError("\(path): holds no audio samples (a zero-length recording); nothing to transcribe")
                     }
-                    try sink.finish(language: options.language ?? (whisper.isMultilingual ? "" : "en"),
-                                    duration: report.audioSeconds)
+                    try times.measure(.output) {
+                        try sink.finish(language: report.language ?? options.language ?? (whisper.isMultilingual ? "" : "en"),
+                                        duration: report.audioSeconds)
+                    }
                     if memoryReport { FileHandle.standardError.write(Data(MemoryReportText.render(report).utf8)) }
+                    if profile {
+                        FileHandle.standardError.write(Data(ProfileText.render(times, audioSeconds: report.audioSeconds).utf8))
+                    }
                 } else {
                     let samples = try AudioFileReader.readAll(path: path)
                     guard !samples.isEmpty else {
                         throw CLIError("\(path): holds no audio samples (a zero-length recording); nothing to transcribe")
                     }
-                    let progress = ProgressBar(label: (path as NSString).lastPathComponent)
+                    let progress = ProgressBar(label: (path as NSString).lastPathComponent, enabled: self.progress)
                     let transcript = try whisper.transcribe(audio: samples, options: options,
                                                             onProgress: { done, total in progress.update(done, total) })
                     progress.finish()
@@ -179,7 +216,13 @@ struct TranscribeCommand: ParsableCommand {
         if failures > 0 { throw ExitCode(1) }
     }
 
+    private var vadMode: String { vad ?? "fsmn" }
+    private var vadGiven: Bool { vad != nil }
+    private var maxBatchSizeGiven: Bool { maxBatchSize != nil }
+    private var batchSizeSGiven: Bool { batchSizeS != nil }
+
     private var temperatures: [Float] {
+        guard let temperature else { return sequential ? [0, 0.2, 0.4, 0.6, 0.8, 1.0] : [0] }
         let values = temperature.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
         return values.contains(nil) ? [] : values.compactMap { $0 }
     }
@@ -187,10 +230,10 @@ struct TranscribeCommand: ParsableCommand {
     private func makePipeline(whisper: WhisperModel, decoding: WhisperDecodingOptions) throws -> StreamingTranscriber {
         var options = PipelineOptions()
         options.maxSingleSegmentSeconds = maxSingleSegmentS
-        options.batchSizeSeconds = batchSizeS
+        options.batchSizeSeconds = batchSizeS ?? options.batchSizeSeconds
         options.batchSizeThresholdSeconds = batchSizeThresholdS ?? batchSizeTokenThresholdS ?? 60
         options.strictCap = strictBatchCap
-        options.maxBatchSize = maxBatchSize
+        options.maxBatchSize = maxBatchSize ?? options.maxBatchSize
         options.memoryLimit = try memoryLimit.map { try ByteCount(parsing: $0) }
         options.language = language
         var chunkDecoding = decoding
@@ -200,7 +243,7 @@ struct TranscribeCommand: ParsableCommand {
         // tokens, tiny.en ended chunks early and lost 3.5 % of the words on the 10-min benchmark recording.
         chunkDecoding.withoutTimestamps = true
         options.decoding = chunkDecoding
-        let vadModel = vad == "fsmn" ? try FSMNVAD(directory: self.vadModel ?? ModelLocations.cache + "/models/fsmn-vad") : nil
+        let vadModel = vadMode == "fsmn" ? try FSMNVAD(directory: self.vadModel ?? ModelLocations.cache + "/models/fsmn-vad") : nil
         return try StreamingTranscriber(whisper: whisper, vad: vadModel, options: options)
     }
 }

@@ -28,6 +28,11 @@ public struct PipelineReport: Sendable {
     public var vadWeightBytes = 0
     /// The limit in force, if any.
     public var memoryLimit: ByteCount?
+    /// Language the chunks were decoded in (given, or detected from the first chunk).
+    public var language: String?
+    /// Wall and CPU time per stage (read, VAD, log-mel, encoder, decoder) with the encoder's and decoder's
+    /// arithmetic.
+    public var times = StageTimes()
 }
 
 /// An error that stops a pipeline run before or during work.
@@ -120,9 +125,16 @@ public final class StreamingTranscriber {
     static let sampleWindowBytes = (chunkSamples + 8 * sampleRate) * 4 * 2
 
     /// Runs the pipeline over a file.
-    /// - Parameter onSegment: receives segments in chronological order, as soon as they are final.
-    public func run(path: String, onSegment: (TranscriptSegment) throws -> Void) throws -> PipelineReport {
+    /// - Parameters:
+    ///   - onProgress: called after each block read with the seconds read so far and the recording's length
+    ///     (`nil` when the container does not say).
+    ///   - onSegment: receives segments in chronological order, as soon as they are final.
+    ///   - times: where stage times accumulate (also `PipelineReport.times`); a new one when `nil`.
+    public func run(path: String, times: StageTimes? = nil, onProgress: ((Double, Double?) -> Void)? = nil,
+                    onSegment: (TranscriptSegment) throws -> Void) throws -> PipelineReport {
         var report = PipelineReport()
+        let times = times ?? StageTimes()
+        report.times = times
         report.memoryBatchCap = batchCap
         report.baselineBytes = baseline
         report.weightBytes = whisper.weightBytes
@@ -177,7 +189,8 @@ public final class StreamingTranscriber {
                     try ledger.reserve(ByteCount(n * cost.kvCachePerChunk), category: .kvCache, label: "KV caches"),
                     try ledger.reserve(ByteCount(n * cost.outputsPerChunk), category: .outputs, label: "logits"),
                 ]
-                let out = try whisper.transcribeBatch(chunks, language: language ?? "en", options: decoding)
+                let out = try whisper.transcribeBatch(chunks, language: language ?? "en", options: decoding,
+                                                      times: times)
                 for reservation in reservations { reservation.release() }
                 let results = zip(batch.items, out).map { item, segments in
                     segmenter.segments(from: segments, map: waiting[item.id]!.map)
@@ -224,12 +237,13 @@ public final class StreamingTranscriber {
 
         while true {
             if let limit = options.maxAudioSeconds, Double(window.end) >= limit * Double(Self.sampleRate) { break }
-            let block = try reader.read(maxSamples: Self.sampleRate)
+            let block = try times.measure(.read) { try reader.read(maxSamples: Self.sampleRate) }
             if block.isEmpty { break }
             window.append(block)
+            onProgress?(Double(window.end) / Double(Self.sampleRate), reader.estimatedDurationSeconds)
             if let stream {
                 var steps: [WindowPacker.Step] = []
-                block.withUnsafeBufferPointer { buffer in
+                times.measure(.vad) { block.withUnsafeBufferPointer { buffer in
                     stream.push(buffer) { event in
                         switch event {
                         case .start(let ms): openSpeechStart = ms * Self.sampleRate / 1000
@@ -238,7 +252,7 @@ public final class StreamingTranscriber {
                             steps += speech(segment)
                         }
                     }
-                }
+                } }
                 pending += steps
                 try drain(final: false)
                 // Keep what a waiting piece or an open speech segment (with its pad) may still need, plus a
@@ -272,6 +286,7 @@ public final class StreamingTranscriber {
         }
         try runBatches(planner.finish())
         report.audioSeconds = Double(window.end) / Double(Self.sampleRate)
+        report.language = language
         report.ledger = ledger.snapshot()
         report.peakResidentBytes = ProcessMemory.peakRSS()?.bytes ?? 0
         var histogram: [Int: Int] = [:]

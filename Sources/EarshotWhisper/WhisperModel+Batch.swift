@@ -1,5 +1,6 @@
 import Foundation
 import EarshotAudio
+import EarshotMemory
 
 /// A piece of a recording short enough for one Whisper window (≤ 30 s), with its place on the timeline.
 public struct AudioChunk: Sendable {
@@ -63,9 +64,12 @@ extension WhisperModel {
     /// Chunks are independent (no previous-text prompt), as faster-whisper's `BatchedInferencePipeline`
     /// does. The result for chunk `i` is at index `i`; timestamps are on the recording's timeline.
     ///
-    /// Greedy output does not depend on how chunks are grouped into batches.
+    /// Greedy output does not depend on how chunks are grouped into batches. With `times`, the log-mel,
+    /// encoder and decoder stages are timed into it (with their arithmetic, for GFLOP/s).
     public func transcribeBatch(_ chunks: [AudioChunk], language: String,
-                                options: WhisperDecodingOptions = .greedy) throws -> [[TranscriptSegment]] {
+                                options: WhisperDecodingOptions = .greedy,
+                                times: StageTimes? = nil) throws -> [[TranscriptSegment]] {
+        let times = times ?? StageTimes()
         guard !chunks.isEmpty else { return [] }
         if isMultilingual, tokenizer.languageToken(code: language) == nil {
             throw WhisperError("unknown language '\(language)'")
@@ -75,16 +79,28 @@ extension WhisperModel {
         let melExtractor = WhisperMelSpectrogram(melBands: bands)
         let memories: [CrossAttentionMemory] = chunks.map { chunk in
             precondition(chunk.samples.count <= Self.windowSamples, "a chunk must fit one 30-s window")
-            let mel = melExtractor.compute(chunk.samples, padding: 160)
-            copyWindow(from: mel.values, frames: mel.frames, start: 0, count: min(max(mel.frames - 1, 0), windowFrames),
-                       into: window)
-            return encode(window: window.pointer)
+            times.measure(.mel) {
+                let mel = melExtractor.compute(chunk.samples, padding: 160)
+                copyWindow(from: mel.values, frames: mel.frames, start: 0, count: min(max(mel.frames - 1, 0), windowFrames),
+                           into: window)
+            }
+            return times.measure(.encoder, operations: dimensions.encoderOperations) { encode(window: window.pointer) }
         }
 
-        var prompt = startSequence(language: language, task: options.task)
+        // faster-whisper's BatchedInferencePipeline: `<|startofprev|>` + the encoded initial prompt (its last
+        // textContext/2 − 1 tokens) before the start sequence, the same for every chunk (`get_prompt`).
+        var prompt: [Int] = []
+        if let initial = options.initialPrompt, !initial.isEmpty {
+            prompt.append(special.sotPrev)
+            prompt.append(contentsOf: tokenizer.encode(initial).suffix(dimensions.textContext / 2 - 1))
+        }
+        prompt += startSequence(language: language, task: options.task)
         if options.withoutTimestamps { prompt.append(special.noTimestamps) }
         let generator = makeGenerator(options: options)
-        let results = generator.generateGreedyBatch(prompt: prompt, memories: memories)
+        let results = times.measure(.decoder) { generator.generateGreedyBatch(prompt: prompt, memories: memories) }
+        times.addOperations(results.reduce(0) { total, result in
+            total + dimensions.decoderOperations(steps: prompt.count + result.tokens.count, startingAt: 0)
+        }, to: .decoder)
 
         return zip(chunks, results).map { chunk, result in
             let length = Double(result.tokens.count)
