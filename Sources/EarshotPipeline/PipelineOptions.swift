@@ -32,7 +32,7 @@ public struct PipelineOptions: Sendable {
     /// Each VAD segment is widened by this much on both sides before packing (FSMN-VAD's edges clip word
     /// onsets and ends; faster-whisper's Silero default is `speech_pad_ms=400`). See docs/memory.md §9 for
     /// the measurement behind the default.
-    public var speechPadSeconds: Double = 0.2
+    public var speechPadSeconds: Double = 0.4
     /// Silence inserted between pieces of speech that are not contiguous in the recording when they are
     /// packed into one window (faster-whisper's `collect_chunks` inserts none).
     public var pieceGapSeconds: Double = 0

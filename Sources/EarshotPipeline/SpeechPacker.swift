@@ -28,7 +28,7 @@ public struct WindowTimeMap: Sendable, Equatable {
     }
 
     /// Adds a piece after the last one; a piece that continues the previous one in both the window and
-    /// the recording extends it instead (contiguous padded speech is one utterance).
+    /// the recording extends it instead (`split(atRecordingSample:)` marks utterance boundaries).
     public mutating func append(_ piece: WindowPiece) {
         guard piece.count > 0 else { return }
         if let last = pieces.last, last.offset + last.count == piece.offset, last.start + last.count == piece.start {
@@ -73,6 +73,15 @@ public struct WindowTimeMap: Sendable, Equatable {
         return (Double(piece.start) + inPiece) / rate
     }
 
+    /// Splits the last piece at a recording sample strictly inside it (an utterance boundary within
+    /// contiguous padded speech); anything else is ignored.
+    public mutating func split(atRecordingSample sample: Int) {
+        guard let last = pieces.last, sample > last.start, sample < last.start + last.count else { return }
+        let head = sample - last.start
+        pieces[pieces.count - 1].count = head
+        pieces.append(WindowPiece(offset: last.offset + head, start: sample, count: last.count - head))
+    }
+
     /// A window time on the recording's timeline through the piece that holds it (or the nearest).
     public func recordingTime(_ windowTime: Double, isEnd: Bool = false) -> Double {
         recordingTime(windowTime, piece: pieceIndex(at: windowTime, preferEarlier: isEnd))
@@ -83,7 +92,10 @@ public struct WindowTimeMap: Sendable, Equatable {
 ///
 /// Each VAD segment is widened by `pad` samples on both sides (never before the recording's start, never
 /// back over audio already given to a piece, so padded pieces never overlap; the recording's end is
-/// applied when audio is copied). Pieces are packed in order into the open window while they fit,
+/// applied when audio is copied). When two padded segments touch in one window, the audio is one
+/// contiguous stretch but the time map gets a boundary halfway through the silence between the
+/// segments (where faster-whisper's `get_speech_timestamps` splits a silence shorter than two pads), so
+/// utterances stay apart whatever the pad. Pieces are packed in order into the open window while they fit,
 /// with `gap` samples of silence between pieces that are not contiguous in the recording; the window is
 /// closed as soon as the next piece does not fit (faster-whisper `collect_chunks`, which concatenates
 /// only speech, with no gap). A piece longer than a window is split into window-sized parts.
@@ -94,6 +106,8 @@ struct WindowPacker {
     enum Step: Equatable {
         /// Append this recording range to the open window.
         case piece(Range<Int>)
+        /// Mark an utterance boundary at this recording sample (inside the piece just appended).
+        case boundary(Int)
         /// Close the open window (it becomes one Whisper chunk).
         case close
     }
@@ -106,6 +120,8 @@ struct WindowPacker {
     /// End of the last piece given out (recording samples).
     private(set) var lastEnd = 0
     private var lastWasInWindow = false
+    /// End of the last speech segment before padding.
+    private var lastSpeechEnd: Int?
 
     init(capacity: Int, pad: Int, gap: Int) {
         precondition(capacity > 0 && pad >= 0 && gap >= 0 && gap < capacity)
@@ -118,6 +134,8 @@ struct WindowPacker {
     mutating func add(speech: Range<Int>) -> [Step] {
         let start = max(speech.lowerBound - pad, lastEnd, 0)
         let end = speech.upperBound + pad
+        let previousSpeechEnd = lastSpeechEnd
+        lastSpeechEnd = max(lastSpeechEnd ?? 0, speech.upperBound)
         guard start < end else { return [] }
         var steps: [Step] = []
         var pieceStart = start
@@ -136,6 +154,9 @@ struct WindowPacker {
                 // An empty window and still too long: split off a window-sized part.
             }
             let take = min(length, capacity - used - spacing)
+            if contiguous, let previous = previousSpeechEnd {
+                steps.append(.boundary((previous + max(speech.lowerBound, previous)) / 2))
+            }
             steps.append(.piece(pieceStart..<(pieceStart + take)))
             used += spacing + take
             pieceStart += take
@@ -166,6 +187,9 @@ struct OpenWindow {
     }
 
     var isEmpty: Bool { map.pieces.isEmpty }
+
+    /// Marks an utterance boundary inside the last piece (see `WindowTimeMap.split(atRecordingSample:)`).
+    mutating func boundary(at sample: Int) { map.split(atRecordingSample: sample) }
 
     /// Appends the samples of a recording range that starts at `start`, after `gap` samples of silence
     /// unless it continues the previous piece. Never grows past `capacity` (the packer plans within it;

@@ -225,6 +225,8 @@ public final class StreamingTranscriber {
                     guard final || window.end >= range.upperBound else { return }
                     let held = window.view(range)
                     open.append(start: held.start, held.samples)
+                case .boundary(let sample):
+                    open.boundary(at: sample)
                 case .close:
                     try closeWindow()
                 }

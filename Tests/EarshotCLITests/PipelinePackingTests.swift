@@ -9,6 +9,11 @@ struct PipelinePackingTests {
 
     /// Runs the packer over segments (seconds) and returns the windows as lists of recording ranges.
     static func pack(_ segments: [(Double, Double)], capacity: Int = 30 * rate, pad: Int, gap: Int = 0) -> [[Range<Int>]] {
+        packWithBoundaries(segments, capacity: capacity, pad: pad, gap: gap).windows
+    }
+
+    static func packWithBoundaries(_ segments: [(Double, Double)], capacity: Int = 30 * rate, pad: Int,
+                                   gap: Int = 0) -> (windows: [[Range<Int>]], boundaries: [Int]) {
         var packer = WindowPacker(capacity: capacity, pad: pad, gap: gap)
         var steps: [WindowPacker.Step] = []
         for (start, end) in segments {
@@ -17,16 +22,20 @@ struct PipelinePackingTests {
         steps += packer.finish()
         var windows: [[Range<Int>]] = []
         var current: [Range<Int>] = []
+        var boundaries: [Int] = []
         for step in steps {
             switch step {
             case .piece(let range): current.append(range)
+            case .boundary(let sample):
+                #expect(current.last.map { $0.contains(sample) } ?? false, "a boundary must fall in the last piece")
+                boundaries.append(sample)
             case .close:
                 windows.append(current)
                 current = []
             }
         }
         #expect(current.isEmpty, "every window must be closed")
-        return windows
+        return (windows, boundaries)
     }
 
     @Test("segments are padded, never overlap, and a window closes when the next piece does not fit")
@@ -37,6 +46,24 @@ struct PipelinePackingTests {
         // the first ended; 20.4 s no longer fit after 10.2 s, so the first window closes.
         #expect(windows == [[0..<(5 * Self.rate + pad), (5 * Self.rate + pad)..<(10 * Self.rate + pad)],
                             [(20 * Self.rate - pad)..<(40 * Self.rate + pad), (50 * Self.rate - pad)..<(55 * Self.rate + pad)]])
+    }
+
+    @Test("padded segments that touch get an utterance boundary halfway through their silence")
+    func boundaries() {
+        let pad = 2 * Self.rate / 5   // 0.4 s
+        let (windows, boundaries) = Self.packWithBoundaries([(1, 3), (3.5, 6), (6, 8), (10, 12)], pad: pad)
+        let s = { (seconds: Double) in Int(seconds * Double(Self.rate)) }
+        #expect(windows == [[s(0.6)..<s(3.4), s(3.4)..<s(6.4), s(6.4)..<s(8.4), s(9.6)..<s(12.4)]])
+        // 3 → 3.5 s: 0.5 s of silence, boundary at 3.25 s; 6 → 6 s (a cut inside speech): boundary at 6 s;
+        // 8 → 10 s is longer than two pads: separate pieces, no boundary needed.
+        #expect(boundaries == [3 * Self.rate + Self.rate / 4, 6 * Self.rate])
+        var window = OpenWindow(capacity: 30 * Self.rate, gap: 0)
+        window.append(start: 0, ArraySlice(repeating: 1, count: 4 * Self.rate))
+        window.boundary(at: 3 * Self.rate)
+        window.append(start: 4 * Self.rate, ArraySlice(repeating: 1, count: Self.rate))
+        window.boundary(at: 5 * Self.rate)             // at the end of the last piece: ignored
+        #expect(window.map.pieces == [WindowPiece(offset: 0, start: 0, count: 3 * Self.rate),
+                                      WindowPiece(offset: 3 * Self.rate, start: 3 * Self.rate, count: 2 * Self.rate)])
     }
 
     @Test("a piece longer than a window is split into window-sized parts; inserted gaps count against capacity")
