@@ -6,11 +6,20 @@ public struct WindowPiece: Sendable, Equatable {
     public var start: Int
     /// Samples in the piece.
     public var count: Int
+    /// The VAD's speech inside the piece (recording samples, before padding), when a VAD found it.
+    public var speech: Range<Int>?
 
-    public init(offset: Int, start: Int, count: Int) {
+    public init(offset: Int, start: Int, count: Int, speech: Range<Int>? = nil) {
         self.offset = offset
         self.start = start
         self.count = count
+        self.speech = speech.flatMap { Self.clamp($0, to: start..<(start + count)) }
+    }
+
+    /// `range ∩ bounds`, or `nil` when empty.
+    static func clamp(_ range: Range<Int>, to bounds: Range<Int>) -> Range<Int>? {
+        let lower = max(range.lowerBound, bounds.lowerBound), upper = min(range.upperBound, bounds.upperBound)
+        return lower < upper ? lower..<upper : nil
     }
 }
 
@@ -33,9 +42,19 @@ public struct WindowTimeMap: Sendable, Equatable {
         guard piece.count > 0 else { return }
         if let last = pieces.last, last.offset + last.count == piece.offset, last.start + last.count == piece.start {
             pieces[pieces.count - 1].count += piece.count
+            switch (last.speech, piece.speech) {
+            case let (a?, b?): pieces[pieces.count - 1].speech = a.lowerBound..<b.upperBound
+            case (nil, let b?): pieces[pieces.count - 1].speech = b
+            default: break
+            }
         } else {
             pieces.append(piece)
         }
+    }
+
+    /// The VAD's speech of piece `index` in seconds of the recording, when known.
+    public func speechSeconds(piece index: Int) -> (start: Double, end: Double)? {
+        pieces[index].speech.map { (Double($0.lowerBound) / Double(Self.sampleRate), Double($0.upperBound) / Double(Self.sampleRate)) }
     }
 
     /// Samples of the window that carry audio or inserted silence (end of the last piece).
@@ -78,8 +97,8 @@ public struct WindowTimeMap: Sendable, Equatable {
     public mutating func split(atRecordingSample sample: Int) {
         guard let last = pieces.last, sample > last.start, sample < last.start + last.count else { return }
         let head = sample - last.start
-        pieces[pieces.count - 1].count = head
-        pieces.append(WindowPiece(offset: last.offset + head, start: sample, count: last.count - head))
+        pieces[pieces.count - 1] = WindowPiece(offset: last.offset, start: last.start, count: head, speech: last.speech)
+        pieces.append(WindowPiece(offset: last.offset + head, start: sample, count: last.count - head, speech: last.speech))
     }
 
     /// A window time on the recording's timeline through the piece that holds it (or the nearest).
@@ -104,8 +123,8 @@ public struct WindowTimeMap: Sendable, Equatable {
 struct WindowPacker {
     /// What the caller must do next.
     enum Step: Equatable {
-        /// Append this recording range to the open window.
-        case piece(Range<Int>)
+        /// Append this recording range to the open window; `speech` is the VAD segment inside it, unpadded.
+        case piece(Range<Int>, speech: Range<Int>)
         /// Mark an utterance boundary at this recording sample (inside the piece just appended).
         case boundary(Int)
         /// Close the open window (it becomes one Whisper chunk).
@@ -157,7 +176,7 @@ struct WindowPacker {
             if contiguous, let previous = previousSpeechEnd {
                 steps.append(.boundary((previous + max(speech.lowerBound, previous)) / 2))
             }
-            steps.append(.piece(pieceStart..<(pieceStart + take)))
+            steps.append(.piece(pieceStart..<(pieceStart + take), speech: speech))
             used += spacing + take
             pieceStart += take
             lastEnd = pieceStart
@@ -194,12 +213,12 @@ struct OpenWindow {
     /// Appends the samples of a recording range that starts at `start`, after `gap` samples of silence
     /// unless it continues the previous piece. Never grows past `capacity` (the packer plans within it;
     /// this only guards against a range clamped differently from the plan).
-    mutating func append(start: Int, _ audio: ArraySlice<Float>) {
+    mutating func append(start: Int, _ audio: ArraySlice<Float>, speech: Range<Int>? = nil) {
         let spacing = map.pieces.last.map { $0.start + $0.count != start ? gap : 0 } ?? 0
         let count = min(audio.count, capacity - samples.count - spacing)
         guard count > 0 else { return }
         samples.append(contentsOf: repeatElement(0, count: spacing))
-        map.append(WindowPiece(offset: samples.count, start: start, count: count))
+        map.append(WindowPiece(offset: samples.count, start: start, count: count, speech: speech))
         samples.append(contentsOf: audio.prefix(count))
     }
 

@@ -221,10 +221,10 @@ public final class StreamingTranscriber {
             defer { pending.removeFirst(done) }
             for step in pending {
                 switch step {
-                case .piece(let range):
+                case .piece(let range, let speech):
                     guard final || window.end >= range.upperBound else { return }
                     let held = window.view(range)
-                    open.append(start: held.start, held.samples)
+                    open.append(start: held.start, held.samples, speech: speech)
                 case .boundary(let sample):
                     open.boundary(at: sample)
                 case .close:
@@ -260,7 +260,7 @@ public final class StreamingTranscriber {
                 // Keep what a waiting piece or an open speech segment (with its pad) may still need, plus a
                 // little history for start points VAD decides late.
                 let waitingStart = pending.lazy.compactMap { step -> Int? in
-                    if case .piece(let range) = step { return range.lowerBound } else { return nil }
+                    if case .piece(let range, _) = step { return range.lowerBound } else { return nil }
                 }.first
                 let keepFrom = min(waitingStart ?? Int.max, (openSpeechStart ?? Int.max) - pad,
                                    window.end - 2 * Self.sampleRate - pad)

@@ -8,10 +8,13 @@ import EarshotWhisper
 ///
 /// Each word goes to the piece that holds its midpoint (the nearest piece when the midpoint falls in
 /// inserted silence; never an earlier piece than the previous word's, so segments stay in order); word
-/// and segment times are mapped through the window's `WindowTimeMap` and clamped to the word's piece.
+/// times are mapped through the window's `WindowTimeMap` and clamped to the word's piece. An utterance
+/// starts where the VAD found its speech start and ends at its speech end (when a VAD ran): on short
+/// utterances, Whisper's first-word starts after a cut lag the speech by ~0.25 s (tiny.en), while FSMN-VAD's
+/// edges are within ~0.15 s; segment edges inside a piece (sentence ends) come from the words.
 /// Whisper's segments without words (word timings not asked for, or not available) are mapped as a
-/// whole: one segment per window when decoding without timestamps, from the first piece's start to the
-/// last piece's end.
+/// whole: one segment per window when decoding without timestamps, from the first piece's speech start
+/// (its start without a VAD) to the last piece's speech end.
 struct UtteranceSegmenter {
     /// A piece's text longer than this (seconds) is also cut at sentence ends.
     var maxSentenceSpan: Double = 15
@@ -32,8 +35,8 @@ struct UtteranceSegmenter {
                 var segment = result
                 segment.seek = seek
                 if results.count == 1 {
-                    segment.start = map.recordingStart
-                    segment.end = map.recordingEnd
+                    segment.start = map.speechSeconds(piece: 0)?.start ?? map.recordingStart
+                    segment.end = map.speechSeconds(piece: map.pieces.count - 1)?.end ?? map.recordingEnd
                 } else {
                     segment.start = map.recordingTime(result.start)
                     segment.end = max(segment.start, map.recordingTime(result.end, isEnd: true))
@@ -42,15 +45,14 @@ struct UtteranceSegmenter {
                 out.append(segment)
                 continue
             }
-            for group in split(words, map: map) {
+            for (group, start, end) in utterances(words, map: map) {
                 let text = group.map(\.word).joined()
                 var segment = result
                 segment.seek = seek
-                segment.start = group.first!.start
-                segment.end = max(segment.start, group.last!.end)
+                segment.start = start
+                segment.end = max(start, end)
                 segment.text = text
-                segment.tokens = results.count == 1 && out.isEmpty && group.count == words.count ? result.tokens
-                    : tokenize(text)
+                segment.tokens = results.count == 1 && group.count == words.count ? result.tokens : tokenize(text)
                 segment.words = keepWords ? group : nil
                 out.append(segment)
             }
@@ -68,14 +70,22 @@ struct UtteranceSegmenter {
         }
     }
 
-    /// Words mapped to the recording and grouped into utterances.
-    func split(_ words: [WordTiming], map: WindowTimeMap) -> [[WordTiming]] {
+    /// Words mapped to the recording and grouped into utterances, each with its start and end: the
+    /// piece's speech edges where the VAD gave them, the words' otherwise.
+    func utterances(_ words: [WordTiming], map: WindowTimeMap) -> [(words: [WordTiming], start: Double, end: Double)] {
         let pieces = pieceIndices(words, map: map)
-        var groups: [[WordTiming]] = []
+        var groups: [(words: [WordTiming], start: Double, end: Double)] = []
         var current: [WordTiming] = []
         var currentPiece = -1
         func close() {
-            if !current.isEmpty { groups += splitSentences(current) }
+            guard !current.isEmpty else { return }
+            let sentences = splitSentences(current)
+            let speech = map.speechSeconds(piece: currentPiece)
+            for (i, sentence) in sentences.enumerated() {
+                let start = i == 0 ? speech?.start ?? sentence.first!.start : sentence.first!.start
+                let end = i == sentences.count - 1 ? speech?.end ?? sentence.last!.end : sentence.last!.end
+                groups.append((sentence, start, end))
+            }
             current = []
         }
         for (word, piece) in zip(words, pieces) {

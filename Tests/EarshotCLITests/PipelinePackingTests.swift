@@ -25,7 +25,9 @@ struct PipelinePackingTests {
         var boundaries: [Int] = []
         for step in steps {
             switch step {
-            case .piece(let range): current.append(range)
+            case .piece(let range, let speech):
+                #expect(range.overlaps((speech.lowerBound - pad)..<(speech.upperBound + pad)), "a piece holds part of its padded speech")
+                current.append(range)
             case .boundary(let sample):
                 #expect(current.last.map { $0.contains(sample) } ?? false, "a boundary must fall in the last piece")
                 boundaries.append(sample)
@@ -64,6 +66,14 @@ struct PipelinePackingTests {
         window.boundary(at: 5 * Self.rate)             // at the end of the last piece: ignored
         #expect(window.map.pieces == [WindowPiece(offset: 0, start: 0, count: 3 * Self.rate),
                                       WindowPiece(offset: 3 * Self.rate, start: 3 * Self.rate, count: 2 * Self.rate)])
+        // The VAD's speech follows the pieces through merging and splitting.
+        var speech = OpenWindow(capacity: 30 * Self.rate, gap: 0)
+        speech.append(start: s(0.6), ArraySlice(repeating: 1, count: s(2.8)), speech: s(1)..<s(3))
+        speech.boundary(at: s(3.25))
+        speech.append(start: s(3.4), ArraySlice(repeating: 1, count: s(3)), speech: s(3.5)..<s(6))
+        #expect(speech.map.pieces.map(\.speech) == [s(1)..<s(3), s(3.5)..<s(6)])
+        #expect(speech.map.pieces.map(\.start) == [s(0.6), s(3.25)])
+        #expect(speech.map.speechSeconds(piece: 1)! == (3.5, 6))
     }
 
     @Test("a piece longer than a window is split into window-sized parts; inserted gaps count against capacity")
@@ -179,6 +189,16 @@ struct PipelinePackingTests {
         #expect(Self.near(out[1].words?.map(\.start) ?? [], [20.0, 21.0]) && Self.near(out[1].words?.map(\.end) ?? [], [20.6, 25.8]))
         let plain = UtteranceSegmenter().segments(from: [Self.window(words)], map: Self.threePieces)
         #expect(plain.count == 3 && plain.allSatisfy { $0.words == nil })
+        // With the VAD's speech known, each utterance runs from its speech start to its speech end; the
+        // words keep their own times.
+        let vad = WindowTimeMap(pieces: Self.threePieces.pieces.map { piece in
+            WindowPiece(offset: piece.offset, start: piece.start, count: piece.count,
+                        speech: (piece.start + Self.rate / 4)..<(piece.start + piece.count - Self.rate / 4))
+        })
+        let edges = UtteranceSegmenter(keepWords: true).segments(from: [Self.window(words)], map: vad)
+        #expect(Self.near(edges.map(\.start), [10.25, 20.25, 40.25]))
+        #expect(Self.near(edges.map(\.end), [13.75, 25.75, 59.75]))
+        #expect(Self.near(edges[1].words?.map(\.start) ?? [], [20.0, 21.0]))
     }
 
     @Test("a word in inserted silence goes to the nearest piece, never back to an earlier one")
@@ -208,6 +228,12 @@ struct PipelinePackingTests {
         let out = UtteranceSegmenter().segments(from: [Self.window(words)], map: map)
         #expect(out.map(\.text) == [" It rained.", " We stayed in?", " Yes!", " \"Really.\"", " End"])
         #expect(out.first?.start == 60 && out.last?.end == 60 + 7 * 3.5 + 3)
+        #expect(out.map(\.start) == [60, 67, 77.5, 81, 84.5])   // sentence edges inside a piece: the words'
+        // With the VAD's speech, only the piece's outer edges change.
+        let vad = WindowTimeMap(pieces: [WindowPiece(offset: 0, start: 60 * Self.rate, count: 30 * Self.rate,
+                                                     speech: (61 * Self.rate)..<(89 * Self.rate))])
+        let edges = UtteranceSegmenter().segments(from: [Self.window(words)], map: vad)
+        #expect(edges.map(\.start) == [61, 67, 77.5, 81, 84.5] && edges.last?.end == 89 && edges.first?.end == 66.5)
         // The same words within 15 s stay one segment.
         let short = texts.enumerated().map { i, w in
             WordTiming(word: w, start: Double(i) * 1.5, end: Double(i) * 1.5 + 1, probability: 1)
@@ -215,13 +241,16 @@ struct PipelinePackingTests {
         #expect(UtteranceSegmenter().segments(from: [Self.window(short)], map: map).count == 1)
     }
 
-    @Test("without words: one segment per window, from the first piece's start to the last piece's end")
+    @Test("without words: one segment per window, from the first piece's (speech) start to the last piece's end")
     func fallback() {
         let out = UtteranceSegmenter(keepWords: true).segments(from: [Self.window(nil)], map: Self.threePieces)
         #expect(out.count == 1)
         #expect(out[0].start == 10 && out[0].end == 60 && out[0].text == " whole window" && out[0].tokens == [1, 2, 3])
         #expect(out[0].seek == 1000 && out[0].words == nil)
         #expect(UtteranceSegmenter().segments(from: [], map: Self.threePieces).isEmpty)
+        let vad = WindowTimeMap(pieces: [WindowPiece(offset: 0, start: 16_000, count: 32_000, speech: 20_000..<40_000)])
+        let speech = UtteranceSegmenter().segments(from: [Self.window(nil)], map: vad)
+        #expect(speech.map(\.start) == [1.25] && speech.map(\.end) == [2.5])
         // Several timestamped segments without words are mapped one by one.
         var first = Self.window(nil, text: " a"), second = Self.window(nil, text: " b")
         (first.start, first.end, second.start, second.end) = (1, 4, 10.5, 12)
