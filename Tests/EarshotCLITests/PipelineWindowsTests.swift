@@ -144,13 +144,15 @@ struct PipelineWindowsTests {
         let truth = clips.map { Self.speechBounds(samples, $0) }
 
         guard segments.contains(where: { $0.words != nil }) else {
-            // No word timings from Whisper: one segment per window, spanning its first piece's start to its
-            // last piece's end. Every clip's speech must lie inside a segment (padding included).
+            // No word timings from Whisper: one segment per window, from its first piece's speech start to its
+            // last piece's speech end. Every clip's speech must start and end inside segments.
             print("no word timings: \(segments.count) segments for \(report.chunks) windows")
             #expect(segments.count <= report.chunks)
             for (clip, bounds) in zip(clips, truth) {
-                #expect(segments.contains { $0.start <= bounds.start + 0.05 && bounds.end - 0.05 <= $0.end },
-                        "\(clip.id) (\(bounds.start)–\(bounds.end) s) is not inside one segment")
+                for edge in [bounds.start + 0.15, bounds.end - 0.15] {   // FSMN-VAD edges are within ~0.15 s
+                    #expect(segments.contains { $0.start <= edge && edge <= $0.end },
+                            "\(clip.id): its speech at \(edge) s is outside every segment")
+                }
             }
             return
         }
