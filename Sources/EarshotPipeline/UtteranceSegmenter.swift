@@ -29,8 +29,17 @@ struct UtteranceSegmenter {
     func segments(from results: [TranscriptSegment], map: WindowTimeMap) -> [TranscriptSegment] {
         guard !map.pieces.isEmpty else { return [] }
         let seek = Int((map.recordingStart * 100).rounded())
+        // Pieces per word over the whole window (monotone across Whisper's segments too), so that only
+        // a piece's first and last utterance take its speech edges.
+        let wordLists = results.map { $0.words ?? [] }
+        let allPieces = pieceIndices(wordLists.flatMap { $0 }, map: map)
+        var piecesPerResult: [[Int]] = []
+        for list in wordLists {
+            let offset = piecesPerResult.reduce(0) { $0 + $1.count }
+            piecesPerResult.append(Array(allPieces[offset..<(offset + list.count)]))
+        }
         var out: [TranscriptSegment] = []
-        for result in results {
+        for (index, result) in results.enumerated() {
             guard let words = result.words, !words.isEmpty else {
                 var segment = result
                 segment.seek = seek
@@ -45,7 +54,10 @@ struct UtteranceSegmenter {
                 out.append(segment)
                 continue
             }
-            for (group, start, end) in utterances(words, map: map) {
+            let earlier = Set(piecesPerResult[..<index].joined())
+            let later = Set(piecesPerResult[(index + 1)...].joined())
+            for (group, start, end) in utterances(words, pieces: piecesPerResult[index], map: map,
+                                                  earlier: earlier, later: later) {
                 let text = group.map(\.word).joined()
                 var segment = result
                 segment.seek = seek
@@ -71,9 +83,10 @@ struct UtteranceSegmenter {
     }
 
     /// Words mapped to the recording and grouped into utterances, each with its start and end: the
-    /// piece's speech edges where the VAD gave them, the words' otherwise.
-    func utterances(_ words: [WordTiming], map: WindowTimeMap) -> [(words: [WordTiming], start: Double, end: Double)] {
-        let pieces = pieceIndices(words, map: map)
+    /// piece's speech edges where the VAD gave them (unless words of an `earlier` or `later` Whisper
+    /// segment share the piece), the words' otherwise.
+    func utterances(_ words: [WordTiming], pieces: [Int], map: WindowTimeMap, earlier: Set<Int> = [],
+                    later: Set<Int> = []) -> [(words: [WordTiming], start: Double, end: Double)] {
         var groups: [(words: [WordTiming], start: Double, end: Double)] = []
         var current: [WordTiming] = []
         var currentPiece = -1
@@ -81,9 +94,10 @@ struct UtteranceSegmenter {
             guard !current.isEmpty else { return }
             let sentences = splitSentences(current)
             let speech = map.speechSeconds(piece: currentPiece)
+            let opens = !earlier.contains(currentPiece), closes = !later.contains(currentPiece)
             for (i, sentence) in sentences.enumerated() {
-                let start = i == 0 ? speech?.start ?? sentence.first!.start : sentence.first!.start
-                let end = i == sentences.count - 1 ? speech?.end ?? sentence.last!.end : sentence.last!.end
+                let start = i == 0 && opens ? speech?.start ?? sentence.first!.start : sentence.first!.start
+                let end = i == sentences.count - 1 && closes ? speech?.end ?? sentence.last!.end : sentence.last!.end
                 groups.append((sentence, start, end))
             }
             current = []

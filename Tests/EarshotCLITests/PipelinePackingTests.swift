@@ -199,6 +199,14 @@ struct PipelinePackingTests {
         #expect(Self.near(edges.map(\.start), [10.25, 20.25, 40.25]))
         #expect(Self.near(edges.map(\.end), [13.75, 25.75, 59.75]))
         #expect(Self.near(edges[1].words?.map(\.start) ?? [], [20.0, 21.0]))
+        // Two Whisper segments sharing the middle piece: only its first utterance takes the speech start, only
+        // its last the speech end.
+        var head = Self.window(Array(words[0..<3])), tail = Self.window(Array(words[3...]))
+        (head.text, tail.text) = (" One two. Three", " four five")
+        let shared = UtteranceSegmenter().segments(from: [head, tail], map: vad)
+        #expect(shared.map(\.text) == [" One two.", " Three", " four", " five"])
+        #expect(Self.near(shared.map(\.start), [10.25, 20.25, 21.0, 40.25]))
+        #expect(Self.near(shared.map(\.end), [13.75, 20.6, 25.75, 59.75]))
     }
 
     @Test("a word in inserted silence goes to the nearest piece, never back to an earlier one")
