@@ -33,6 +33,22 @@ extension Kernels {
         ek_add(ek_level(), x, y, count)
     }
 
+    /// The first index of the largest of `count` values (0 for an empty or all -inf row). No NaNs.
+    public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
+        ek_argmax(ek_level(), x, count)
+    }
+
+    /// `Σ exp(x[i] − shift)`, accumulated in double; -inf entries add 0. `shift` must be finite (the row's
+    /// maximum, so that `shift + log(sum)` is its log-sum-exp).
+    public static func sumExp(_ x: UnsafePointer<Float>, count: Int, shift: Float) -> Double {
+        ek_sum_exp(ek_level(), x, count, shift)
+    }
+
+    /// `x[i] += c`, element-wise.
+    public static func add(_ c: Float, to x: UnsafeMutablePointer<Float>, count: Int) {
+        ek_add_scalar(ek_level(), x, count, c)
+    }
+
     /// Widens IEEE half bit patterns to fp32.
     public static func convertHalfToFloat(_ src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Float>, count: Int) {
         ek_half_to_float(ek_level(), src, dst, count)

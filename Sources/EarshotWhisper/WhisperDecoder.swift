@@ -159,7 +159,12 @@ struct WhisperDecoder: Sendable {
     /// Vocabulary logits for `rows` hidden states: `hidden · embeddingsᵀ`, `[rows][vocabularySize]`.
     func logits(hidden: UnsafePointer<Float>, rows: Int) -> FloatBuffer {
         let out = FloatBuffer(count: rows * dims.vocabularySize)
-        Kernels.linear(hidden, rows: rows, weight: weights.embeddings, bias: nil, into: out.pointer)
+        logits(hidden: hidden, rows: rows, into: out.pointer)
         return out
+    }
+
+    /// As `logits(hidden:rows:)`, into a caller's buffer of at least `rows × vocabularySize` values.
+    func logits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        Kernels.linear(hidden, rows: rows, weight: weights.embeddings, bias: nil, into: out)
     }
 }

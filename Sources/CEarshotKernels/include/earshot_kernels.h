@@ -46,6 +46,13 @@ void ek_erf(int level, const float *x, float *y, long n);
 void ek_exp(int level, const float *x, float *y, long n);
 /// `y += x`.
 void ek_add(int level, const float *x, float *y, long n);
+/// The first index of the largest of `n` values (0 when `n <= 0` or every value is -inf). No NaNs.
+long ek_argmax(int level, const float *x, long n);
+/// `Σ exp(x[i] − shift)` accumulated in double, -inf entries contributing 0 (0 when `n <= 0`). With `shift`
+/// the maximum, `shift + log(result)` is the log-sum-exp (the log-softmax normaliser of a logit row).
+double ek_sum_exp(int level, const float *x, long n, float shift);
+/// `x[i] += c`.
+void ek_add_scalar(int level, float *x, long n, float c);
 /// IEEE half bit patterns to fp32.
 void ek_half_to_float(int level, const uint16_t *src, float *dst, long n);
 /// im2col for a 1-D convolution over time-major input `[frames][cin]`: writes `[out_frames][cin·ks]`
