@@ -6,6 +6,9 @@
 
 // Query rows up to which the streaming QKᵀ kernel is used (the small-M GEMM threshold).
 #define ATTN_SMALL_ROWS 16
+// Query rows per block of scores: 256 rows × 1500 keys of fp32 = 1.5 MiB, which stays in L2/L3 between the
+// QKᵀ product, the softmax and the PV product.
+#define ATTN_QUERY_BLOCK 256
 
 /// Transposed reduction of 16 accumulators: lane j of the result is the horizontal sum of `s[j]`, added in
 /// the same order as `_mm512_reduce_add_ps` (halves of 256, 128, 64 and 32 bits), so scores are
@@ -69,6 +72,24 @@ void ek_attention_head(int level, long rows, long keys, long dim, const float *q
         return;
     }
     if (level > ek_instruction_set()) level = ek_instruction_set();
+    if (rows > ATTN_QUERY_BLOCK || (rows > ATTN_SMALL_ROWS && causal_base < 0)) {
+        // Many query rows without a mask (the encoder): pack this head's keys and values once and run the
+        // query rows in blocks against them, instead of re-packing both for every block.
+        float *kp = ek_scratch(3, (size_t)ek_packed_b_floats(level, keys, dim) * 4);
+        float *vp = ek_scratch(4, (size_t)ek_packed_b_floats(level, dim, keys) * 4);
+        long block = rows < ATTN_QUERY_BLOCK ? rows : ATTN_QUERY_BLOCK;
+        float *s = ek_scratch(2, (size_t)block * (size_t)keys * 4);
+        if (!kp || !vp || !s) return;
+        ek_pack_b_all(level, keys, dim, k, ldk, 1, kp);
+        ek_pack_b_all(level, dim, keys, v, ldv, 0, vp);
+        for (long q0 = 0; q0 < rows; q0 += block) {
+            long r = rows - q0 < block ? rows - q0 : block;
+            ek_sgemm_prepacked(level, r, keys, dim, q + q0 * ldq, ldq, kp, s, keys);
+            ek_softmax_rows(level, s, r, keys, keys, scale, causal_base < 0 ? -1 : causal_base + q0);
+            ek_sgemm_prepacked(level, r, dim, keys, s, keys, vp, out + q0 * ldo, ldo);
+        }
+        return;
+    }
     float *s = ek_scratch(2, (size_t)rows * (size_t)keys * 4);
     if (!s) return;
     if (level >= 2 && rows <= ATTN_SMALL_ROWS) qk_stream_avx512(rows, keys, dim, q, ldq, k, ldk, s, keys);

@@ -37,8 +37,9 @@ extension Kernels {
         }
     }
 
-    /// Query rows per attention work item: 256 rows × 1500 keys of fp32 scores = 1.5 MiB, which stays in
-    /// L2/L3 between the QKᵀ product, the softmax and the PV product.
+    /// Query rows per causal attention work item (the kernel uses the same block for unmasked heads):
+    /// 256 rows × 1500 keys of fp32 scores = 1.5 MiB, which stays in L2/L3 between the QKᵀ product, the
+    /// softmax and the PV product.
     static let attentionQueryBlock = 256
 
     /// Multiply-adds (QKᵀ plus PV) above which an attention call is spread over the workers. Lower than
@@ -63,8 +64,9 @@ extension Kernels {
 
     /// Multi-head attention of several independent sequences in one call (a decoder step of a batch).
     ///
-    /// Every (sequence, head, block of query rows) is one work item — `S = Q·Kᵀ`, a row softmax and
-    /// `O = softmax(S)·V` in `ek_attention_head` — and the items are dealt round-robin to `threadCount`
+    /// Every (sequence, head) — for causal sequences every (sequence, head, block of query rows) — is one
+    /// work item — `S = Q·Kᵀ`, a row softmax and `O = softmax(S)·V` in `ek_attention_head`, which packs an
+    /// unmasked head's keys and values once for all its query blocks — and the items are dealt round-robin to `threadCount`
     /// workers, so one hand-off covers all sequences and heads. Results do not depend on how the work is
     /// split: every item is computed the same way whatever runs it.
     public static func attention(_ problems: [AttentionProblem], heads: Int, headDim: Int) {
@@ -75,7 +77,9 @@ extension Kernels {
         var items: [(problem: Int, head: Int, row: Int)] = []
         var work = 0
         for (p, problem) in problems.enumerated() where problem.queryCount > 0 {
-            let block = min(problem.queryCount, attentionQueryBlock)
+            // Unmasked heads are one item (the kernel packs K and V once and walks the query blocks);
+            // causal ones are split into query blocks that each see only their visible keys.
+            let block = problem.causalOffset == nil ? problem.queryCount : min(problem.queryCount, attentionQueryBlock)
             for h in 0..<heads {
                 for q0 in stride(from: 0, to: problem.queryCount, by: block) { items.append((p, h, q0)) }
             }
@@ -89,7 +93,8 @@ extension Kernels {
             for index in Swift.stride(from: part, to: items.count, by: parts) {
                 let (p, h, q0) = items[index]
                 let c = problems[p]
-                let rows = min(min(c.queryCount, attentionQueryBlock), c.queryCount - q0)
+                let block = c.causalOffset == nil ? c.queryCount : min(c.queryCount, attentionQueryBlock)
+                let rows = min(block, c.queryCount - q0)
                 let visible = c.causalOffset.map { min(c.keyCount, $0 + q0 + rows) } ?? c.keyCount
                 ek_attention_head(level, rows, max(visible, 0), headDim,
                                   c.query + q0 * c.queryStride + h * headDim, c.queryStride,

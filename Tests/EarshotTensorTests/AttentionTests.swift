@@ -67,6 +67,32 @@ struct AttentionTests {
         #expect(fused == plain)
     }
 
+    /// An encoder head (1500 queries and keys, unmasked): the kernel packs K and V once and walks 256-row
+    /// query blocks; the result is bit-identical to packing them again for every block (one GEMM, softmax,
+    /// GEMM per block, as before), since the packed data and the blocking are the same.
+    @Test(arguments: availableLevels)
+    func encoderHeadMatchesPerBlockGemms(level: Kernels.InstructionSet) {
+        var rng = TestRandom(seed: 11)
+        let dim = 64, n = 1500, width = 3 * dim
+        let qkv = rng.floats(n * width, scale: 2)
+        var fused = [Float](repeating: 0, count: n * dim), plain = fused
+        var scores = [Float](repeating: 0, count: 256 * n)
+        let scale = 1 / Float(dim).squareRoot(), l = level.rawValue
+        qkv.withUnsafeBufferPointer { p in
+            let q = p.baseAddress!, k = q + dim, v = q + 2 * dim
+            ek_attention_head(l, n, n, dim, q, width, k, width, v, width, &fused, dim, scale, -1)
+            for q0 in Swift.stride(from: 0, to: n, by: 256) {
+                let rows = min(256, n - q0)
+                ek_sgemm(l, rows, n, dim, q + q0 * width, width, k, width, 1, &scores, n, nil, 0)
+                ek_softmax_rows(l, &scores, rows, n, n, scale, -1)
+                plain.withUnsafeMutableBufferPointer { o in
+                    ek_sgemm(l, rows, dim, n, scores, n, v, width, 0, o.baseAddress! + q0 * dim, dim, nil, 0)
+                }
+            }
+        }
+        #expect(fused == plain)
+    }
+
     /// Several sequences in one call (a batched decoder step), each with its own cache length and causal
     /// offset, give exactly what one call per sequence gives — whether or not the call is split over
     /// workers (1500-key sequences pass the parallel threshold, 3-key ones do not).
