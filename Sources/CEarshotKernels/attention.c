@@ -40,6 +40,8 @@ static EK_AVX512 void qk_stream_avx512(long m, long n, long dim, const float *q,
     long j = 0;
     for (; j + 16 <= n; j += 16) {
         const float *kb = key + j * ldk;
+        // (Software prefetch of the next blocks was tried here and cost time: the 16 independent key rows
+        // per pass already keep enough loads in flight.)
         for (long i = 0; i < m; i++) {
             const float *qi = q + i * ldq;
             __m512 acc[16];

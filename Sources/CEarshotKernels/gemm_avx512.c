@@ -180,6 +180,16 @@ EK_AVX512 void ek_smallm_n_avx512(long m, long n, long k, const float *a, long l
             long p = 0;
             for (; p + 2 <= k; p += 2) {
                 const float *r0 = b + p * ldb + j, *r1 = r0 + ldb;
+                // Rows of B can be kilobytes apart (attention values): prefetch 16 rows ahead.
+                if (p + 18 <= k) {
+                    #pragma clang loop unroll(full)
+                    for (int v = 0; v < 4; v++) {
+                        if (mk[v]) {
+                            _mm_prefetch((const char *)(r0 + 16 * ldb + 16 * v), _MM_HINT_T0);
+                            _mm_prefetch((const char *)(r1 + 16 * ldb + 16 * v), _MM_HINT_T0);
+                        }
+                    }
+                }
                 __m512 x0 = _mm512_set1_ps(x[p]), x1 = _mm512_set1_ps(x[p + 1]);
                 #pragma clang loop unroll(full)
                 for (int v = 0; v < 4; v++) {
