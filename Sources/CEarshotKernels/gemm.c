@@ -101,7 +101,8 @@ static void gemm_packed(int level, int kind, long m, long n, long k, const float
             int load_c = !first || accumulate;
             for (long ic = 0; ic < m; ic += EK_MC) {
                 long mc = m - ic < EK_MC ? m - ic : EK_MC;
-                pack_a(a + ic * lda + pc, lda, mc, kc, mr, ap);
+                if (level >= 2) ek_pack_a_avx512(a + ic * lda + pc, lda, mc, kc, ap);
+                else pack_a(a + ic * lda + pc, lda, mc, kc, mr, ap);
                 for (long jr = 0; jr < nc; jr += nr) {
                     int nrr = (int)(nc - jr < nr ? nc - jr : nr);
                     const float *bsl = bp + jr * kc;

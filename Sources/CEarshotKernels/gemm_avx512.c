@@ -216,3 +216,52 @@ EK_AVX512 void ek_smallm_n_avx512(long m, long n, long k, const float *a, long l
         }
     }
 }
+
+// ---- A packing ----
+
+/// Packs `mc` rows × `kc` columns of A into 12-row slivers `[⌈mc/12⌉][kc][12]` (zero-padded rows): per 16
+/// columns, 12 row loads, an in-register 16×16 transpose (rows 12–15 zero) and 16 masked 12-lane stores,
+/// instead of 192 scalar strided stores (attention's PV product packs 256×1500 scores per block).
+EK_AVX512 void ek_pack_a_avx512(const float *a, long lda, long mc, long kc, float *ap) {
+    for (long i0 = 0; i0 < mc; i0 += MR, ap += kc * MR) {
+        int rows = (int)(mc - i0 < MR ? mc - i0 : MR);
+        const float *src = a + i0 * lda;
+        long p = 0;
+        for (; p + 16 <= kc; p += 16) {
+            __m512 r[16], t[16], u[16];
+#pragma clang loop unroll(full)
+            for (int i = 0; i < 12; i++) r[i] = i < rows ? _mm512_loadu_ps(src + i * lda + p) : _mm512_setzero_ps();
+            // Stage 1: interleave row pairs; stage 2: 64-bit interleave. Afterwards u[4g + c] holds, in
+            // 128-bit lane L, rows 4g..4g+3 of column 4L + c.
+#pragma clang loop unroll(full)
+            for (int g = 0; g < 3; g++) {
+#pragma clang loop unroll(full)
+                for (int h = 0; h < 2; h++) {
+                    t[4 * g + 2 * h] = _mm512_unpacklo_ps(r[4 * g + 2 * h], r[4 * g + 2 * h + 1]);
+                    t[4 * g + 2 * h + 1] = _mm512_unpackhi_ps(r[4 * g + 2 * h], r[4 * g + 2 * h + 1]);
+                }
+                __m512d t0 = _mm512_castps_pd(t[4 * g]), t1 = _mm512_castps_pd(t[4 * g + 1]);
+                __m512d t2 = _mm512_castps_pd(t[4 * g + 2]), t3 = _mm512_castps_pd(t[4 * g + 3]);
+                u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+                u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+                u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+                u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+            }
+#pragma clang loop unroll(full)
+            for (int c = 0; c < 4; c++) {
+                // Stages 3–4: gather lane L of the row groups into the vector of column 4L + c.
+                __m512 v = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), w = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+                __m512 z = _mm512_setzero_ps();
+                __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], z, 0x88), w2 = _mm512_shuffle_f32x4(u[8 + c], z, 0xDD);
+                _mm512_mask_storeu_ps(ap + (p + c) * MR, 0x0fff, _mm512_shuffle_f32x4(v, v2, 0x88));
+                _mm512_mask_storeu_ps(ap + (p + 8 + c) * MR, 0x0fff, _mm512_shuffle_f32x4(v, v2, 0xDD));
+                _mm512_mask_storeu_ps(ap + (p + 4 + c) * MR, 0x0fff, _mm512_shuffle_f32x4(w, w2, 0x88));
+                _mm512_mask_storeu_ps(ap + (p + 12 + c) * MR, 0x0fff, _mm512_shuffle_f32x4(w, w2, 0xDD));
+            }
+        }
+        for (; p < kc; p++) {
+            for (int i = 0; i < rows; i++) ap[p * MR + i] = src[i * lda + p];
+            for (int i = rows; i < MR; i++) ap[p * MR + i] = 0;
+        }
+    }
+}

@@ -31,6 +31,7 @@ void ek_ukernel_portable(long, const float *, const float *, float *, long, int,
 
 /// B kinds for packing.
 enum { EK_B_NORMAL = 0, EK_B_TRANS = 1, EK_B_TRANS_F16 = 2 };
+void ek_pack_a_avx512(const float *a, long lda, long mc, long kc, float *ap);
 void ek_pack_b_trans_avx512(const float *b, long ldb, long kc, long nc, int nr, float *bp);
 void ek_pack_b_f16_f16c(const uint16_t *b, long ldb, long kc, long nc, int nr, float *bp);
 
