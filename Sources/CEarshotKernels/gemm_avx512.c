@@ -45,22 +45,59 @@ EK_AVX512 void ek_ukernel_avx512(long kc, const float *ap, const float *bp, floa
     }
 }
 
-/// Packs B stored `[n][k]` into `[⌈nc/nr⌉][kc][nr]` slivers; one gather per 16 columns of a k step.
+/// In-register transpose of a 16×16 block: on return `r[q]` lane i holds the old `r[i]` lane q.
+/// Interleave row pairs (32-bit), then 64-bit pairs — `u[4g + c]` then holds, in 128-bit lane L, rows
+/// 4g..4g+3 of column 4L + c — then two rounds of 128-bit lane shuffles gather lane L of the four row groups.
+EK_INLINE EK_AVX512 void transpose16(__m512 *r) {
+    __m512 t[16], u[16];
+#pragma clang loop unroll(full)
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+#pragma clang loop unroll(full)
+    for (int g = 0; g < 4; g++) {
+        __m512d t0 = _mm512_castps_pd(t[4 * g]), t1 = _mm512_castps_pd(t[4 * g + 1]);
+        __m512d t2 = _mm512_castps_pd(t[4 * g + 2]), t3 = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+#pragma clang loop unroll(full)
+    for (int c = 0; c < 4; c++) {
+        __m512 v = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), w = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+        __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88), w2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+        r[c] = _mm512_shuffle_f32x4(v, v2, 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(v, v2, 0xDD);
+        r[4 + c] = _mm512_shuffle_f32x4(w, w2, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(w, w2, 0xDD);
+    }
+}
+
+/// Packs B stored `[n][k]` into `[⌈nc/nr⌉][kc][nr]` slivers (nr a multiple of 16): per 16 rows × 16 k
+/// values, 16 (masked) row loads, one in-register transpose and 16 aligned stores (gathers were ~2× slower).
 EK_AVX512 void ek_pack_b_trans_avx512(const float *b, long ldb, long kc, long nc, int nr, float *bp) {
-    __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __m512i index = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)ldb));
     for (long j0 = 0; j0 < nc; j0 += nr, bp += kc * nr) {
         for (int h = 0; h < nr; h += 16) {
-            long cols = nc - j0 - h;
-            __mmask16 mask = cols >= 16 ? 0xffff : cols <= 0 ? 0 : (__mmask16)((1u << cols) - 1);
+            long left = nc - j0 - h;
+            int rows = left >= 16 ? 16 : left <= 0 ? 0 : (int)left;
             const float *src = b + (j0 + h) * ldb;
-            if (mask == 0) {
+            if (rows == 0) {
                 for (long p = 0; p < kc; p++) _mm512_store_ps(bp + p * nr + h, _mm512_setzero_ps());
                 continue;
             }
-            for (long p = 0; p < kc; p++) {
-                __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, index, src + p, 4);
-                _mm512_store_ps(bp + p * nr + h, v);
+            for (long p = 0; p < kc; p += 16) {
+                int width = kc - p >= 16 ? 16 : (int)(kc - p);
+                __mmask16 km = width == 16 ? 0xffff : (__mmask16)((1u << width) - 1);
+                __m512 r[16];
+#pragma clang loop unroll(full)
+                for (int i = 0; i < 16; i++)
+                    r[i] = i < rows ? _mm512_maskz_loadu_ps(km, src + i * ldb + p) : _mm512_setzero_ps();
+                transpose16(r);
+#pragma clang loop unroll(full)
+                for (int q = 0; q < 16; q++)
+                    if (q < width) _mm512_store_ps(bp + (p + q) * nr + h, r[q]);
             }
         }
     }
