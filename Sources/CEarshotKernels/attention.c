@@ -2,6 +2,7 @@
 // Few query rows (decoding) use a QKᵀ kernel that streams the key rows once, 16 keys per pass.
 #include "internal.h"
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 // Query rows up to which the streaming QKᵀ kernel is used (the small-M GEMM threshold).
@@ -81,7 +82,7 @@ void ek_attention_head(int level, long rows, long keys, long dim, const float *q
         float *vp = ek_scratch(4, (size_t)ek_packed_b_floats(level, dim, keys) * 4);
         long block = rows < ATTN_QUERY_BLOCK ? rows : ATTN_QUERY_BLOCK;
         float *s = ek_scratch(2, (size_t)block * (size_t)keys * 4);
-        if (!kp || !vp || !s) return;
+        if (!kp || !vp || !s) abort();  // out of memory for a few MiB of scratch: no way to produce the output
         ek_pack_b_all(level, keys, dim, k, ldk, 1, kp);
         ek_pack_b_all(level, dim, keys, v, ldv, 0, vp);
         for (long q0 = 0; q0 < rows; q0 += block) {
@@ -93,7 +94,7 @@ void ek_attention_head(int level, long rows, long keys, long dim, const float *q
         return;
     }
     float *s = ek_scratch(2, (size_t)rows * (size_t)keys * 4);
-    if (!s) return;
+    if (!s) abort();
     if (level >= 2 && rows <= ATTN_SMALL_ROWS) qk_stream_avx512(rows, keys, dim, q, ldq, k, ldk, s, keys);
     else ek_sgemm(level, rows, keys, dim, q, ldq, k, ldk, 1, s, keys, NULL, 0);
     ek_softmax_rows(level, s, rows, keys, keys, scale, causal_base);
