@@ -233,10 +233,11 @@ extension WhisperGenerator {
         var sums = [Double](repeating: 0, count: memories.count)
         var active = Array(0..<memories.count)
         var next = [Int](repeating: start, count: memories.count)
+        let logits = FloatBuffer(count: memories.count * vocab)  // reused by every step
         for step in 0..<maxLength where !active.isEmpty {
             let inputs = active.map { DecoderInput(tokens: [next[$0]], cache: caches[$0], memory: memories[$0]) }
             let hidden = decoder.forward(inputs)
-            let logits = decoder.logits(hidden: hidden.pointer, rows: active.count)
+            decoder.logits(hidden: hidden.pointer, rows: active.count, into: logits.pointer)
             var stillActive: [Int] = []
             for (row, i) in active.enumerated() {
                 let rowLogits = logits.pointer + row * vocab
@@ -244,9 +245,8 @@ extension WhisperGenerator {
                     noSpeech[i] = Self.probability(of: special.noSpeech, logits: rowLogits, count: vocab)
                 }
                 filters.apply(to: rowLogits, count: vocab, generated: generated[i])
-                logSoftmaxInPlace(rowLogits, count: vocab)
-                let token = Self.argmax(rowLogits, count: vocab)
-                sums[i] += Double(rowLogits[token])
+                let (token, logProb) = Self.greedyPick(rowLogits, count: vocab)
+                sums[i] += Double(logProb)
                 if token == special.eot { continue }
                 generated[i].append(token)
                 next[i] = token

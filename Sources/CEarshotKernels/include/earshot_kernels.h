@@ -27,6 +27,11 @@ void ek_sgemm(int level, long m, long n, long k, const float *a, long lda, const
 void ek_sgemm_f16w(int level, long m, long n, long k, const float *a, long lda, const uint16_t *w, long ldw,
                    float *c, long ldc, const float *bias, int accumulate);
 
+/// One attention head: `out[rows×dim] = softmax(scale·q·kᵀ)·v` over `keys` key/value rows. With
+/// `causal_base >= 0`, query row r sees only keys `0 ... causal_base + r`. Scores live in thread-local
+/// scratch; few query rows stream the keys once without packing. Single-threaded; callers split heads.
+void ek_attention_head(int level, long rows, long keys, long dim, const float *q, long ldq, const float *k,
+                       long ldk, const float *v, long ldv, float *out, long ldo, float scale, long causal_base);
 /// Layer normalisation of each row: `(x-mean)/sqrt(var+eps)*gamma+beta`. `x` and `y` may alias.
 void ek_layernorm(int level, const float *x, long rows, long cols, const float *gamma, const float *beta,
                   float eps, float *y);
@@ -41,6 +46,13 @@ void ek_erf(int level, const float *x, float *y, long n);
 void ek_exp(int level, const float *x, float *y, long n);
 /// `y += x`.
 void ek_add(int level, const float *x, float *y, long n);
+/// The first index of the largest of `n` values (0 when `n <= 0` or every value is -inf). No NaNs.
+long ek_argmax(int level, const float *x, long n);
+/// `Σ exp(x[i] − shift)` accumulated in double, -inf entries contributing 0 (0 when `n <= 0`). With `shift`
+/// the maximum, `shift + log(result)` is the log-sum-exp (the log-softmax normaliser of a logit row).
+double ek_sum_exp(int level, const float *x, long n, float shift);
+/// `x[i] += c`.
+void ek_add_scalar(int level, float *x, long n, float c);
 /// IEEE half bit patterns to fp32.
 void ek_half_to_float(int level, const uint16_t *src, float *dst, long n);
 /// im2col for a 1-D convolution over time-major input `[frames][cin]`: writes `[out_frames][cin·ks]`
