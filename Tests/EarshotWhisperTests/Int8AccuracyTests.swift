@@ -2,7 +2,6 @@ import Foundation
 import Testing
 import EarshotAudio
 import EarshotText
-import EarshotTensor
 @testable import EarshotWhisper
 
 /// Earshot `--precision int8` against faster-whisper 1.2.1 `compute_type="int8"` (CTranslate2 4.8.5) on the same
@@ -14,6 +13,8 @@ struct Int8AccuracyTests {
         var recordings = 0
         var tokens = 0
         var tokensDiffering = 0
+        /// Word errors of Earshot's text against faster-whisper's (English recordings).
+        var wordDiff = WordErrorRate()
         var report: [String] = []
     }
 
@@ -42,20 +43,32 @@ struct Int8AccuracyTests {
                                       + "  faster-whisper: \(recording.text)")
             }
             #expect(transcript.language == recording.language, "\(recording.id): language")
+            if recording.metric == "wer" {
+                outcome.wordDiff = outcome.wordDiff + WordErrorRate(reference: recording.text,
+                                                                    hypothesis: transcript.text)
+            }
         }
         return outcome
     }
 
     @Test("tiny.en int8 greedy: token-for-token equal to faster-whisper int8")
     func tinyGreedy() throws {
-        if ProcessInfo.processInfo.environment["TMP_ISA"] == "avx2" { Kernels.forceInstructionSet(.avx2) }
-        if ProcessInfo.processInfo.environment["TMP_ISA"] == "avx512" { Kernels.forceInstructionSet(.avx512) }
-        defer { Kernels.forceInstructionSet(nil) }
         let outcome = try compare(model: "models/whisper-tiny.en", oracle: "faster-whisper-tiny.en-greedy-int8.json")
         print("tiny.en int8 greedy: identical token streams \(outcome.identical)/\(outcome.recordings), "
-              + "tokens after the first difference \(outcome.tokensDiffering)/\(outcome.tokens)")
+              + "tokens after the first difference \(outcome.tokensDiffering)/\(outcome.tokens), "
+              + "words differing \(outcome.wordDiff.errors)/\(outcome.wordDiff.referenceCount)")
         for line in outcome.report { print(line) }
         #expect(outcome.recordings >= 10)
         #expect(outcome.identical == outcome.recordings)
+    }
+
+    @Test("base int8 greedy (language detection): token streams against faster-whisper int8")
+    func baseGreedy() throws {
+        let outcome = try compare(model: "models/whisper-base", oracle: "faster-whisper-base-greedy-int8.json")
+        print("base int8 greedy: identical token streams \(outcome.identical)/\(outcome.recordings), "
+              + "tokens after the first difference \(outcome.tokensDiffering)/\(outcome.tokens), "
+              + "words differing \(outcome.wordDiff.errors)/\(outcome.wordDiff.referenceCount)")
+        for line in outcome.report { print(line) }
+        #expect(outcome.recordings >= 12)
     }
 }
