@@ -85,8 +85,10 @@ extension WhisperModel {
         if options.withoutTimestamps { prompt.append(special.noTimestamps) }
         let generator = makeGenerator(options: options)
         let results = generator.generateGreedyBatch(prompt: prompt, memories: memories)
+        let aligner = options.wordTimestamps ? try makeAligner() : nil
 
-        return zip(chunks, results).map { chunk, result in
+        return zip(chunks.indices, results).map { index, result in
+            let chunk = chunks[index]
             let length = Double(result.tokens.count)
             let avgLogProb = result.sumLogProb / (length + 1)
             if let threshold = options.noSpeechThreshold, result.noSpeechProbability > threshold,
@@ -94,8 +96,11 @@ extension WhisperModel {
                 return []
             }
             let text = tokenizer.decode(result.tokens.filter { $0 < special.eot })
-            return splitChunk(tokens: result.tokens, chunk: chunk, text: text, avgLogProb: avgLogProb,
-                              noSpeech: result.noSpeechProbability)
+            let segments = splitChunk(tokens: result.tokens, chunk: chunk, text: text, avgLogProb: avgLogProb,
+                                      noSpeech: result.noSpeechProbability)
+            guard let aligner else { return segments }
+            return attachWords(to: segments, chunk: chunk, memory: memories[index], language: language,
+                               aligner: aligner, options: options)
         }
     }
 

@@ -69,6 +69,8 @@ extension WhisperModel {
         let sotSequence = startSequence(language: code, task: options.task)
         let generator = makeGenerator(options: options)
         var random = SplitMix64(state: options.samplingSeed)
+        let aligner = options.wordTimestamps ? try makeAligner() : nil
+        var lastSpeechTimestamp = 0.0
 
         var allTokens: [Int] = []
         if let prompt = options.initialPrompt {
@@ -140,7 +142,25 @@ extension WhisperModel {
                 seek += segmentSize
             }
 
-            for piece in pieces {
+            var pieceWords: [[WordTiming]]?
+            if let aligner {
+                // faster-whisper `generate_segments` with word_timestamps=True: align the window's text, then
+                // seek to the last word's end unless the window ended on a single timestamp.
+                var aligned = pieces.map { WordAlignmentPiece(start: $0.start, end: $0.end, tokens: $0.tokens) }
+                let words = addWordTimestamps(to: &aligned, aligner: aligner, startSequence: sotSequence,
+                                              memory: memory, numFrames: segmentSize, language: code,
+                                              timeOffset: Double(previousSeek) / 100,
+                                              lastSpeechTimestamp: lastSpeechTimestamp, options: options)
+                pieces = aligned.map { ($0.start, $0.end, $0.tokens) }
+                pieceWords = words.words
+                let lastWordEnd = words.words.reversed().lazy.compactMap(\.last).first?.end ?? pieces.last?.end
+                if !singleTimestampEnding, let end = lastWordEnd, end > timeOffset {
+                    seek = Int((end * 100).rounded(.toNearestOrEven))
+                }
+                if let end = lastWordEnd { lastSpeechTimestamp = end }
+            }
+
+            for (index, piece) in pieces.enumerated() {
                 let text = tokenizer.decode(piece.tokens.filter { $0 < special.eot })
                 if piece.start == piece.end || text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { continue }
                 allTokens.append(contentsOf: piece.tokens)
@@ -148,7 +168,8 @@ extension WhisperModel {
                                                 end: piece.end, text: text, tokens: piece.tokens,
                                                 temperature: decoded.temperature, avgLogProb: decoded.avgLogProb,
                                                 compressionRatio: decoded.compressionRatio,
-                                                noSpeechProb: decoded.result.noSpeechProbability)
+                                                noSpeechProb: decoded.result.noSpeechProbability,
+                                                words: pieceWords?[index])
                 segments.append(segment)
                 onSegment(segment)
             }
