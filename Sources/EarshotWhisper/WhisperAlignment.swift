@@ -39,16 +39,21 @@ struct WhisperAligner: Sendable {
     /// generators' length cap), plus at most three start tokens, `<|notimestamps|>` and `<|endoftext|>`.
     static func maxSequence(_ dims: WhisperDimensions) -> Int { min(dims.textContext, dims.textContext / 2 + 5) }
 
-    /// Upper bound of the bytes `evidence` allocates for a sequence of `tokens` positions over `frames`
-    /// encoder positions: decoder activations (x, norm, attention output, query: 4·L·d; fused QKV 3·L·d;
-    /// feed-forward L·ffn), one head's scores L·F and scaled queries L·d, the head-mean matrix L·F, a block
-    /// of logits, and the DTW that follows (two cost columns, a one-byte trace (L+1)(F+1), the path).
-    static func scratchBytes(_ dims: WhisperDimensions, tokens: Int, frames: Int) -> Int {
+    /// Upper bound of the bytes `evidence` and the DTW after it allocate for a sequence of `tokens`
+    /// positions over `frames` encoder positions:
+    /// - decoder activations: x, norm, attention output, query and one head's scaled queries (5·L·d),
+    ///   fused QKV (3·L·d), feed-forward (L·ffn);
+    /// - attention: one alignment head's scores and the head-mean matrix (2·L·F), and the attention kernel's
+    ///   per-worker score block (threads · min(L, 256) · F);
+    /// - one block of logits (16 · vocabulary) and the token probabilities;
+    /// - DTW: two cost columns, the one-byte trace (L+1)(F+1), the path (twice, (L+F) pairs) and the median
+    ///   filter's row.
+    static func scratchBytes(_ dims: WhisperDimensions, tokens: Int, frames: Int, threads: Int) -> Int {
         let d = dims.width, l = tokens, f = frames
         let activations = (8 * l * d + l * dims.ffnWidth) * 4
-        let attention = 2 * l * f * 4
-        let logits = logitRows * dims.vocabularySize * 4 + l * 4
-        let dtw = 2 * (l + 1) * 4 + (l + 1) * (f + 1) + (l + f) * 16 + (f + medianFilterWidth) * 4
+        let attention = (2 * l * f + max(threads, 1) * min(l, 256) * f) * 4
+        let logits = (logitRows * dims.vocabularySize + l) * 4
+        let dtw = 2 * (l + 1) * 4 + (l + 1) * (f + 1) + 2 * (l + f) * 16 + (f + medianFilterWidth) * 4
         return activations + attention + logits + dtw
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import EarshotAudio
+import EarshotTensor
 
 /// A piece of a recording short enough for one Whisper window (≤ 30 s), with its place on the timeline.
 public struct AudioChunk: Sendable {
@@ -31,18 +32,26 @@ public struct WhisperBatchCost: Sendable {
     public var kvCachePerChunk: Int
     /// Logits per chunk per step.
     public var outputsPerChunk: Int
+    /// Word alignment (0 without word timestamps): after decoding, each chunk in turn gets a decoder pass
+    /// over its whole text keeping the alignment heads' attention, then DTW (``WhisperAligner``); one
+    /// chunk at a time, so it is paid once per batch.
+    public var wordAlignment = 0
 
     /// Everything that scales with the batch, per chunk.
     public var perChunk: Int { decoderActivationsPerChunk + kvCachePerChunk + outputsPerChunk }
     /// Everything paid once per batch.
-    public var fixed: Int { features + encoderActivations }
+    public var fixed: Int { features + encoderActivations + wordAlignment }
     /// Total for `batchSize` chunks.
     public func bytes(batchSize: Int) -> Int { fixed + perChunk * batchSize }
 }
 
 extension WhisperModel {
-    /// The memory a batch of chunks costs, by category of allocation (see `transcribeBatch`).
-    public var batchCost: WhisperBatchCost {
+    /// The memory a batch of chunks costs, by category of allocation (see `transcribeBatch`), without
+    /// word timestamps.
+    public var batchCost: WhisperBatchCost { batchCost(wordTimestamps: false) }
+
+    /// The memory a batch of chunks costs with or without word timestamps.
+    public func batchCost(wordTimestamps: Bool) -> WhisperBatchCost {
         let d = dimensions.width, t = dimensions.audioContext, bands = dimensions.melBands
         let window = bands * windowFrames * 4
         // The chunk's own mel (frames + 1) and the FFT's double-precision frame spectra.
@@ -52,10 +61,15 @@ extension WhisperModel {
         let selfKV = 2 * dimensions.decoderLayers * dimensions.textContext * d * 4
         let logits = dimensions.vocabularySize * 4
         let decoderScratch = (6 * d + dimensions.ffnWidth) * 4 * 4
-        return WhisperBatchCost(features: window + chunkFeatures,
-                                encoderActivations: encoder.scratchBytes + encoderOutput,
-                                decoderActivationsPerChunk: decoderScratch, kvCachePerChunk: crossKV + selfKV,
-                                outputsPerChunk: logits)
+        var cost = WhisperBatchCost(features: window + chunkFeatures,
+                                    encoderActivations: encoder.scratchBytes + encoderOutput,
+                                    decoderActivationsPerChunk: decoderScratch, kvCachePerChunk: crossKV + selfKV,
+                                    outputsPerChunk: logits)
+        if wordTimestamps {
+            cost.wordAlignment = WhisperAligner.scratchBytes(dimensions, tokens: WhisperAligner.maxSequence(dimensions),
+                                                             frames: t, threads: Kernels.threadCount)
+        }
+        return cost
     }
 
     /// Transcribes up to a batch of chunks at once: each is encoded, then all are decoded greedily

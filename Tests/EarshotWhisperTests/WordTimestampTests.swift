@@ -1,0 +1,228 @@
+import Foundation
+import Testing
+import EarshotAudio
+@testable import EarshotWhisper
+
+/// One word-timestamp oracle file (`scripts/oracle/whisper_words_oracle.py`).
+struct WordOracleFile: Decodable {
+    struct Word: Decodable {
+        var word: String
+        var start: Double
+        var end: Double
+        var probability: Double
+    }
+    struct Segment: Decodable {
+        var seek: Int
+        var start: Double
+        var end: Double
+        var text: String
+        var tokens: [Int]
+        var temperature: Double
+        var words: [Word]
+    }
+    struct Decoding: Decodable {
+        var language: String
+        var segments: [Segment]
+    }
+    struct Recording: Decodable {
+        var id: String
+        var file: String
+        var language_option: String?
+        var timestamps: Decoding
+        var notimestamps: Decoding
+    }
+    var model: String
+    var model_dir: String
+    var recordings: [Recording]
+
+    static func load(_ name: String) throws -> WordOracleFile {
+        try JSONDecoder().decode(WordOracleFile.self, from: TestAssets.fixture(name))
+    }
+}
+
+/// Word timestamps (cross-attention alignment) against faster-whisper 1.2.1 `word_timestamps=True`.
+@Suite("Word timestamps against faster-whisper", .serialized)
+struct WordTimestampTests {
+    /// Largest start/end difference allowed against faster-whisper: one DTW step (20 ms) plus rounding.
+    /// Earshot's decoder pass is not bit-identical to CTranslate2's, so a near-tie in the DTW may resolve
+    /// one encoder position differently.
+    static let tolerance = 0.021
+
+    static var greedyWords: WhisperDecodingOptions {
+        var options = WhisperDecodingOptions.greedy
+        options.temperatures = [0]
+        options.wordTimestamps = true
+        return options
+    }
+
+    struct Deviation {
+        var words = 0
+        var maxStart = 0.0
+        var maxEnd = 0.0
+        var maxProbability = 0.0
+        var sumAbs = 0.0
+        var outside = 0
+        mutating func add(_ ours: WordTiming, _ theirs: WordOracleFile.Word, tolerance: Double) {
+            words += 1
+            let ds = abs(ours.start - theirs.start), de = abs(ours.end - theirs.end)
+            maxStart = max(maxStart, ds)
+            maxEnd = max(maxEnd, de)
+            maxProbability = max(maxProbability, abs(ours.probability - theirs.probability))
+            sumAbs += ds + de
+            if ds > tolerance || de > tolerance { outside += 1 }
+        }
+        var summary: String {
+            String(format: "%d words, max |Δstart| %.3f s, max |Δend| %.3f s, mean |Δ| %.4f s, max |Δp| %.4f, %d beyond tolerance",
+                   words, maxStart, maxEnd, sumAbs / Double(max(2 * words, 1)), maxProbability, outside)
+        }
+    }
+
+    /// Words of one segment are in order and inside the segment's window; their text is the segment's.
+    func checkInvariants(_ words: [WordTiming], from: Double, to: Double, text: String?, _ label: String) {
+        for (i, w) in words.enumerated() {
+            #expect(w.start <= w.end, "\(label): word \(i) '\(w.word)' starts after it ends")
+            #expect(w.start >= from - 1e-9 && w.end <= to + 1e-9,
+                    "\(label): word '\(w.word)' \(w.start)–\(w.end) outside \(from)–\(to)")
+            #expect(w.probability >= 0 && w.probability <= 1, "\(label): probability \(w.probability)")
+            if i > 0 { #expect(words[i - 1].end <= w.start + 1e-9, "\(label): words \(i - 1), \(i) overlap") }
+        }
+        if let text { #expect(words.map(\.word).joined() == text, "\(label): words do not spell the segment") }
+    }
+
+    func sequential(model directory: String, oracle name: String) throws -> Deviation {
+        let oracle = try WordOracleFile.load(name)
+        let model = try WhisperModel(directory: TestAssets.path(directory))
+        var deviation = Deviation()
+        for recording in oracle.recordings {
+            let expected = recording.timestamps
+            if expected.segments.contains(where: { $0.temperature > 0 }) { continue }
+            var options = Self.greedyWords
+            options.language = recording.language_option
+            let samples = try AudioFileReader.readAll(path: TestAssets.path(recording.file))
+            let transcript = try model.transcribe(audio: samples, options: options)
+            let label = "\(oracle.model) \(recording.id)"
+            try #require(transcript.segments.count == expected.segments.count,
+                         "\(label): \(transcript.segments.count) segments, faster-whisper \(expected.segments.count)")
+            for (ours, theirs) in zip(transcript.segments, expected.segments) {
+                #expect(ours.text == theirs.text, "\(label): segment text")
+                #expect(abs(ours.start - theirs.start) <= Self.tolerance && abs(ours.end - theirs.end) <= Self.tolerance,
+                        "\(label): segment \(ours.start)–\(ours.end), faster-whisper \(theirs.start)–\(theirs.end)")
+                let words = try #require(ours.words, "\(label): no words")
+                #expect(words.map(\.word) == theirs.words.map(\.word), "\(label): words differ")
+                for (w, t) in zip(words, theirs.words) {
+                    deviation.add(w, t, tolerance: Self.tolerance)
+                    #expect(abs(w.start - t.start) <= Self.tolerance && abs(w.end - t.end) <= Self.tolerance,
+                            "\(label): '\(w.word)' \(w.start)–\(w.end), faster-whisper \(t.start)–\(t.end)")
+                    #expect(abs(w.probability - t.probability) <= 0.01, "\(label): '\(w.word)' probability")
+                }
+                checkInvariants(words, from: 0, to: transcript.duration, text: nil, label)
+            }
+            #expect(transcript.segments.flatMap { $0.words ?? [] }.map(\.word).joined() == transcript.text,
+                    "\(label): the words do not spell the transcript")
+        }
+        return deviation
+    }
+
+    @Test("tiny.en sequential word timestamps match faster-whisper")
+    func tinySequential() throws {
+        let d = try sequential(model: "models/whisper-tiny.en", oracle: "faster-whisper-tiny.en-words.json")
+        print("tiny.en sequential words: \(d.summary)")
+        #expect(d.words >= 150)
+    }
+
+    @Test("base sequential word timestamps match faster-whisper (language detection, Mandarin split by character)")
+    func baseSequential() throws {
+        let d = try sequential(model: "models/whisper-base", oracle: "faster-whisper-base-words.json")
+        print("base sequential words: \(d.summary)")
+        #expect(d.words >= 150)
+    }
+
+    /// `transcribeBatch` of one chunk decodes exactly faster-whisper's first window with
+    /// `without_timestamps=True`; its words must be where faster-whisper puts them, on the chunk's timeline.
+    @Test("tiny.en batched word timestamps match faster-whisper without timestamps, on the chunk's timeline")
+    func tinyBatched() throws {
+        let oracle = try WordOracleFile.load("faster-whisper-tiny.en-words.json")
+        let model = try WhisperModel(directory: TestAssets.path(oracle.model_dir))
+        var options = Self.greedyWords
+        options.withoutTimestamps = true
+        var deviation = Deviation()
+        for recording in oracle.recordings {
+            let samples = try AudioFileReader.readAll(path: TestAssets.path(recording.file))
+            let first = try #require(recording.notimestamps.segments.first)
+            try #require(first.seek == 0)
+            let offset = 100.0
+            let chunks = [AudioChunk(samples: samples, startSeconds: 0, index: 0),
+                          AudioChunk(samples: samples, startSeconds: offset, index: 1)]
+            let result = try model.transcribeBatch(chunks, language: "en", options: options)
+            let label = "batched \(recording.id)"
+            try #require(result[0].count == 1, "\(label): one segment per chunk without timestamps")
+            let segment = result[0][0]
+            #expect(segment.text == first.text, "\(label): text")
+            let words = try #require(segment.words)
+            #expect(words.map(\.word) == first.words.map(\.word), "\(label): words differ")
+            for (w, t) in zip(words, first.words) {
+                deviation.add(w, t, tolerance: Self.tolerance)
+                #expect(abs(w.start - t.start) <= Self.tolerance && abs(w.end - t.end) <= Self.tolerance,
+                        "\(label): '\(w.word)' \(w.start)–\(w.end), faster-whisper \(t.start)–\(t.end)")
+            }
+            let duration = Double(samples.count) / 16_000
+            checkInvariants(words, from: 0, to: duration, text: segment.text, label)
+            #expect(segment.start == words.first?.start && segment.end == words.last?.end, "\(label): segment span")
+            // The same chunk 100 s later: the same words, 100 s later.
+            let shifted = try #require(result[1].first?.words)
+            #expect(shifted.map(\.word) == words.map(\.word))
+            for (a, b) in zip(shifted, words) {
+                #expect(abs(a.start - (b.start + offset)) < 1e-9 && abs(a.end - (b.end + offset)) < 1e-9,
+                        "\(label): shifted chunk")
+            }
+            checkInvariants(shifted, from: offset, to: offset + duration, text: segment.text, label + " +100 s")
+        }
+        print("tiny.en batched words: \(deviation.summary)")
+        #expect(deviation.words >= 150)
+    }
+}
+
+@Suite("Word timestamps in json and verbose_json")
+struct WordTimestampFormatTests {
+    func transcript(words: Bool) -> Transcript {
+        let w = [WordTiming(word: " Hello,", start: 0.5, end: 0.9, probability: 0.75),
+                 WordTiming(word: " world.", start: 0.9, end: 1.4, probability: 0.5)]
+        let segment = TranscriptSegment(id: 1, seek: 0, start: 0.5, end: 1.4, text: " Hello, world.", tokens: [1, 2],
+                                        temperature: 0, avgLogProb: -0.2, compressionRatio: 1, noSpeechProb: 0.01,
+                                        words: words ? w : nil)
+        return Transcript(language: "en", languageProbability: 1, duration: 2, segments: [segment])
+    }
+
+    func parse(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    @Test("words per segment (json, verbose_json) and at the top level (verbose_json)")
+    func withWords() throws {
+        for format in [TranscriptFormat.json, .verboseJSON] {
+            let object = try parse(format.render(transcript(words: true)))
+            let segments = try #require(object["segments"] as? [[String: Any]])
+            let words = try #require(segments[0]["words"] as? [[String: Any]], "\(format)")
+            #expect(words.count == 2)
+            #expect(words[0]["word"] as? String == " Hello,")
+            #expect(words[1]["start"] as? Double == 0.9 && words[1]["end"] as? Double == 1.4)
+            #expect(words[0]["probability"] as? Double == 0.75)
+            if format == .verboseJSON {
+                let top = try #require(object["words"] as? [[String: Any]])
+                #expect(top.map { $0["word"] as? String } == [" Hello,", " world."])
+                #expect(top[0]["start"] as? Double == 0.5 && top[0]["probability"] == nil)
+            } else {
+                #expect(object["words"] == nil)
+            }
+        }
+    }
+
+    @Test("no words key without word timestamps")
+    func withoutWords() throws {
+        for format in [TranscriptFormat.json, .verboseJSON] {
+            let object = try parse(format.render(transcript(words: false)))
+            let segments = try #require(object["segments"] as? [[String: Any]])
+            #expect(segments[0]["words"] == nil && object["words"] == nil, "\(format)")
+        }
+    }
+}
