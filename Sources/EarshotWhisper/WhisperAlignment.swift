@@ -33,7 +33,9 @@ struct WhisperAligner: Sendable {
     /// faster-whisper `find_alignment(median_filter_width=7)`.
     static let medianFilterWidth = 7
     /// Rows of logits computed at a time for the token probabilities.
-    static let logitRows = 16
+    static let logitRows = 4
+    /// Query rows per cross-attention call.
+    static let crossAttentionRows = 64
 
     /// Longest sequence aligned: a window's text is at most `textContext / 2` generated tokens (the
     /// generators' length cap), plus at most three start tokens, `<|notimestamps|>` and `<|endoftext|>`.
@@ -44,14 +46,14 @@ struct WhisperAligner: Sendable {
     /// - decoder activations: x, norm, attention output, query and one head's scaled queries (5·L·d),
     ///   fused QKV (3·L·d), feed-forward (L·ffn);
     /// - attention: one alignment head's scores and the head-mean matrix (2·L·F), and the attention kernel's
-    ///   per-worker score block (threads · min(L, 256) · F);
-    /// - one block of logits (16 · vocabulary) and the token probabilities;
+    ///   per-worker score blocks (threads · (min(L, 64) · F + min(L, 256) · L), cross- and self-attention);
+    /// - one block of logits (4 · vocabulary) and the token probabilities;
     /// - DTW: two cost columns, the one-byte trace (L+1)(F+1), the path (twice, (L+F) pairs) and the median
     ///   filter's row.
     static func scratchBytes(_ dims: WhisperDimensions, tokens: Int, frames: Int, threads: Int) -> Int {
         let d = dims.width, l = tokens, f = frames
         let activations = (8 * l * d + l * dims.ffnWidth) * 4
-        let attention = (2 * l * f + max(threads, 1) * min(l, 256) * f) * 4
+        let attention = (2 * l * f + max(threads, 1) * (min(l, crossAttentionRows) * f + min(l, 256) * l)) * 4
         let logits = (logitRows * dims.vocabularySize + l) * 4
         let dtw = 2 * (l + 1) * 4 + (l + 1) * (f + 1) + 2 * (l + f) * 16 + (f + medianFilterWidth) * 4
         return activations + attention + logits + dtw
@@ -101,10 +103,14 @@ struct WhisperAligner: Sendable {
             layer.crossNorm.apply(x.pointer, rows: length, into: normed.pointer)
             layer.crossQuery.apply(normed.pointer, rows: length, into: query.pointer)
             let kv = memory.layers[l].pointer
-            Kernels.attention(query: query.pointer, queryStride: d, key: kv, keyStride: 2 * d,
-                              value: kv + d, valueStride: 2 * d, output: attended.pointer, outputStride: d,
-                              heads: headCount, headDim: headDim, queryCount: length,
-                              keyCount: memory.positions, causalOffset: nil)
+            // In blocks of query rows, which bounds the kernel's score scratch (rows × 1500 per worker).
+            for first in stride(from: 0, to: length, by: Self.crossAttentionRows) {
+                let count = min(Self.crossAttentionRows, length - first)
+                Kernels.attention(query: query.pointer + first * d, queryStride: d, key: kv, keyStride: 2 * d,
+                                  value: kv + d, valueStride: 2 * d, output: attended.pointer + first * d,
+                                  outputStride: d, heads: headCount, headDim: headDim, queryCount: count,
+                                  keyCount: memory.positions, causalOffset: nil)
+            }
             for head in heads where head.layer == l {
                 headAttention(query: query.pointer, keyValue: kv, head: head.head, length: length, frames: frames,
                               scaled: scaledQuery, scores: &scores)
