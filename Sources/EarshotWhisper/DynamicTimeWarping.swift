@@ -44,33 +44,41 @@ enum AlignmentSignal {
         guard width > 1, columns > half else { return }
         var row = [Float](repeating: 0, count: columns)
         var window = [Float](repeating: 0, count: width)
-        for r in rows {
-            let base = r * columns
-            for c in 0..<columns { row[c] = x[base + c] }
-            for c in 0..<columns {
-                for k in -half...half {
-                    var read = abs(c + k)
-                    if read >= columns { read = columns - (read - columns) - 2 }
-                    window[k + half] = row[read]
+        x.withUnsafeMutableBufferPointer { data in
+            row.withUnsafeMutableBufferPointer { row in
+                window.withUnsafeMutableBufferPointer { window in
+                    for r in rows {
+                        let line = data.baseAddress! + r * columns
+                        row.baseAddress!.update(from: line, count: columns)
+                        filterRow(row.baseAddress!, into: line, columns: columns, half: half, window: window.baseAddress!)
+                    }
                 }
-                x[base + c] = median(&window)
             }
         }
     }
 
-    /// The middle value of an odd-length window (sorted in place).
-    private static func median(_ window: inout [Float]) -> Float {
-        // Insertion sort: the window is 7 values long. NaN sorts last, like nth_element's `<` would leave it.
-        for i in 1..<window.count {
-            let v = window[i]
-            var j = i - 1
-            while j >= 0 && window[j] > v {
-                window[j + 1] = window[j]
-                j -= 1
+    /// One row of the median filter: `out[c]` = median of `input[c-half ... c+half]`, reflected at the ends.
+    private static func filterRow(_ input: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, columns: Int,
+                                  half: Int, window: UnsafeMutablePointer<Float>) {
+        let width = 2 * half + 1
+        for c in 0..<columns {
+            for k in -half...half {
+                var read = abs(c + k)
+                if read >= columns { read = columns - (read - columns) - 2 }
+                window[k + half] = input[read]
             }
-            window[j + 1] = v
+            // Insertion sort of the small window; the middle element is the median.
+            for i in 1..<width {
+                let v = window[i]
+                var j = i - 1
+                while j >= 0 && window[j] > v {
+                    window[j + 1] = window[j]
+                    j -= 1
+                }
+                window[j + 1] = v
+            }
+            out[c] = window[half]
         }
-        return window[window.count / 2]
     }
 
     /// Dynamic time warping that maximises the sum of `x[rows][columns]` along a monotone path from

@@ -169,14 +169,11 @@ struct WhisperAligner: Sendable {
             let logits = FloatBuffer(count: count * vocab)
             Kernels.linear(hidden.pointer + (firstRow + start) * d, rows: count, weight: weights.embeddings,
                            bias: nil, into: logits.pointer)
+            // Softmax over the text vocabulary only (the first `eot` columns of each row).
+            Kernels.softmaxRows(logits.pointer, rows: count, columns: eot, stride: vocab)
             for r in 0..<count {
-                let row = logits.pointer + r * vocab
-                var best = -Float.infinity
-                for i in 0..<eot { best = max(best, row[i]) }
-                var total = 0.0
-                for i in 0..<eot { total += Double(expf(row[i] - best)) }
                 let token = text[start + r]
-                out.append(token < eot ? Float(Double(expf(row[token] - best)) / total) : 0)
+                out.append(token < eot ? logits.pointer[r * vocab + token] : 0)
             }
             start += count
         }

@@ -77,6 +77,9 @@ extension WhisperModel {
     /// Chunks are independent (no previous-text prompt), as faster-whisper's `BatchedInferencePipeline`
     /// does. The result for chunk `i` is at index `i`; timestamps are on the recording's timeline.
     ///
+    /// With `options.wordTimestamps`, each segment's `words` are filled (see `attachWords`): times on the
+    /// same timeline as the segment, inside the chunk's audio; segment start/end move to the first/last word.
+    ///
     /// Greedy output does not depend on how chunks are grouped into batches.
     public func transcribeBatch(_ chunks: [AudioChunk], language: String,
                                 options: WhisperDecodingOptions = .greedy) throws -> [[TranscriptSegment]] {

@@ -13,12 +13,17 @@ extension WhisperModel {
     /// Transcribes 16 kHz mono audio with faster-whisper's long-form algorithm: 30-s windows over the
     /// log-mel of the whole recording, seeking to the last complete timestamp, the previous text as prompt,
     /// temperature fallback, and no-speech skipping (`faster_whisper/transcribe.py` `generate_segments`).
+    /// With `options.wordTimestamps` every segment gets its words (cross-attention alignment of each
+    /// window, faster-whisper `word_timestamps=True`): segment start/end move to their first/last word and the
+    /// next window starts at the last word's end unless the window ended on a single timestamp, as in
+    /// faster-whisper (so the windows, and possibly the text, can differ from a run without word timestamps).
     ///
     /// - Parameters:
     ///   - audio: samples in [-1, 1] at 16 kHz.
     ///   - onSegment: called with each segment as soon as its window is decoded.
     ///   - onProgress: called with (seconds processed, total seconds) after each window.
-    /// - Throws: `WhisperError` for an unsupported request (e.g. a language the model does not know).
+    /// - Throws: `WhisperError` for an unsupported request (e.g. a language the model does not know, or word
+    ///   timestamps from a model whose `config.json` has no `alignment_heads`).
     public func transcribe(audio: [Float], options: WhisperDecodingOptions = WhisperDecodingOptions(),
                            onSegment: (TranscriptSegment) -> Void = { _ in },
                            onProgress: (Double, Double) -> Void = { _, _ in }) throws -> Transcript {
