@@ -199,6 +199,54 @@ struct WordTimestampTests {
         deviation.check(minimumWords: 150, "tiny.en batched")
     }
 
+    /// Pairs of equal words in two word lists (longest common subsequence of the word texts).
+    static func matchedWords(_ a: [WordTiming], _ b: [WordOracleFile.Word]) -> [(WordTiming, WordOracleFile.Word)] {
+        var table = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in stride(from: a.count - 1, through: 0, by: -1) {
+            for j in stride(from: b.count - 1, through: 0, by: -1) {
+                table[i][j] = a[i].word == b[j].word ? table[i + 1][j + 1] + 1 : max(table[i + 1][j], table[i][j + 1])
+            }
+        }
+        var pairs: [(WordTiming, WordOracleFile.Word)] = []
+        var i = 0, j = 0
+        while i < a.count && j < b.count {
+            if a[i].word == b[j].word { pairs.append((a[i], b[j])); i += 1; j += 1 }
+            else if table[i + 1][j] >= table[i][j + 1] { i += 1 } else { j += 1 }
+        }
+        return pairs
+    }
+
+    /// Batched (no timestamp tokens, one chunk) and int8 words against where faster-whisper's long-form run
+    /// with timestamp tokens puts the same words: the decodings differ, the word times should not.
+    @Test("tiny.en batched words (fp32 and int8) are where faster-whisper's timestamped run puts them")
+    func batchedAgainstTimestamped() throws {
+        let oracle = try WordOracleFile.load("faster-whisper-tiny.en-words.json")
+        var options = Self.greedyWords
+        options.withoutTimestamps = true
+        for precision in [WeightPrecision.float32, .int8] {
+            let model = try WhisperModel(directory: TestAssets.path(oracle.model_dir), precision: precision)
+            var differences: [Double] = []
+            for recording in oracle.recordings {
+                let samples = try AudioFileReader.readAll(path: TestAssets.path(recording.file))
+                let result = try model.transcribeBatch([AudioChunk(samples: samples, startSeconds: 0, index: 0)],
+                                                       language: "en", options: options)
+                let ours = result[0].flatMap { $0.words ?? [] }
+                let theirs = recording.timestamps.segments.filter { $0.seek == 0 }.flatMap(\.words)
+                for (a, b) in Self.matchedWords(ours, theirs) {
+                    differences += [abs(a.start - b.start), abs(a.end - b.end)]
+                }
+            }
+            let within = differences.filter { $0 <= 0.2 }.count
+            let sorted = differences.sorted()
+            print(String(format: "tiny.en batched %@ vs faster-whisper timestamped: %d matched words, median |Δ| %.3f s, %.1f%% within 0.2 s, max %.2f s",
+                         precision.rawValue, differences.count / 2, sorted[sorted.count / 2],
+                         100 * Double(within) / Double(differences.count), sorted.last ?? 0))
+            #expect(differences.count / 2 >= 140, "\(precision): too few matched words")
+            #expect(Double(within) >= 0.95 * Double(differences.count), "\(precision): word times too far off")
+            #expect(sorted[sorted.count / 2] <= 0.02, "\(precision): median difference")
+        }
+    }
+
     @Test("a model whose config.json has no alignment heads: word timestamps fail with a clear error")
     func missingAlignmentHeads() throws {
         let source = try TestAssets.path("models/whisper-tiny.en")
