@@ -87,6 +87,7 @@ extension WhisperModel {
         if isMultilingual, tokenizer.languageToken(code: language) == nil {
             throw WhisperError("unknown language '\(language)'")
         }
+        let aligner = options.wordTimestamps ? try makeAligner() : nil
         let bands = dimensions.melBands, windowFrames = self.windowFrames
         let window = FloatBuffer(count: bands * windowFrames)
         let melExtractor = WhisperMelSpectrogram(melBands: bands)
@@ -102,7 +103,6 @@ extension WhisperModel {
         if options.withoutTimestamps { prompt.append(special.noTimestamps) }
         let generator = makeGenerator(options: options)
         let results = generator.generateGreedyBatch(prompt: prompt, memories: memories)
-        let aligner = options.wordTimestamps ? try makeAligner() : nil
 
         return zip(chunks.indices, results).map { index, result in
             let chunk = chunks[index]

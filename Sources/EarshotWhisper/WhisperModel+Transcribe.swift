@@ -60,6 +60,7 @@ extension WhisperModel {
         if !isMultilingual && options.task == .translate {
             throw WhisperError("this model is English-only and cannot translate; use a multilingual model such as whisper-base")
         }
+        let aligner = options.wordTimestamps ? try makeAligner() : nil
         var firstMemory: CrossAttentionMemory?
         if language == nil {
             fillWindow(seek: 0, size: min(windowFrames, contentFrames))
@@ -74,7 +75,6 @@ extension WhisperModel {
         let sotSequence = startSequence(language: code, task: options.task)
         let generator = makeGenerator(options: options)
         var random = SplitMix64(state: options.samplingSeed)
-        let aligner = options.wordTimestamps ? try makeAligner() : nil
         var lastSpeechTimestamp = 0.0
 
         var allTokens: [Int] = []
