@@ -247,6 +247,37 @@ struct WordTimestampTests {
         }
     }
 
+    @Test("very short, silent and mixed-length chunks in one batch: words stay inside their chunks")
+    func edgeChunks() throws {
+        let model = try WhisperModel(directory: TestAssets.path("models/whisper-tiny.en"))
+        let speech = try AudioFileReader.readAll(path: TestAssets.path("audio/cards/005.wav"))
+        let pieces: [[Float]] = [Array(speech.prefix(800)), Array(speech.prefix(3_200)), [Float](repeating: 0, count: 16_000),
+                                 speech, [], Array(speech.suffix(20_000))]
+        var start = 0.0
+        var chunks: [AudioChunk] = []
+        for (i, samples) in pieces.enumerated() {
+            chunks.append(AudioChunk(samples: samples, startSeconds: start, index: i))
+            start += Double(samples.count) / 16_000 + 1
+        }
+        var options = Self.greedyWords
+        options.withoutTimestamps = true
+        let result = try model.transcribeBatch(chunks, language: "en", options: options)
+        var checked = 0
+        for (chunk, segments) in zip(chunks, result) {
+            for segment in segments {
+                let words = try #require(segment.words, "chunk \(chunk.index): words missing")
+                checkInvariants(words, from: chunk.startSeconds, to: chunk.startSeconds + chunk.durationSeconds,
+                                text: words.isEmpty ? nil : segment.text, "chunk \(chunk.index)")
+                #expect(segment.start >= chunk.startSeconds && segment.end <= chunk.startSeconds + chunk.durationSeconds + 1e-9)
+                checked += words.count
+            }
+        }
+        // The whole recording (chunk 3) alone gives the same words as in this batch.
+        let alone = try model.transcribeBatch([chunks[3]], language: "en", options: options)
+        #expect(alone[0].map(\.words) == result[3].map(\.words))
+        #expect(checked > 0)
+    }
+
     @Test("a model whose config.json has no alignment heads: word timestamps fail with a clear error")
     func missingAlignmentHeads() throws {
         let source = try TestAssets.path("models/whisper-tiny.en")
