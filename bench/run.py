@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -164,6 +165,8 @@ def main() -> None:
     ap.add_argument("--work-dir", type=Path, default=REPO / "bench" / "results",
                     help="raw outputs and logs of each child (git-ignored)")
     ap.add_argument("--json-out", type=Path)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every child this many times, alternating (A B A B); medians are reported")
     args = ap.parse_args()
     ensure_venv()
     to_score = []
@@ -200,42 +203,45 @@ def main() -> None:
     cmd_line = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "bench/run.py", *sys.argv[1:]])
     report["command"] = cmd_line
 
+    # Every child to run, in order; with --rounds N the whole list runs N times (A B A B …), so a drift in the
+    # machine's speed affects both systems alike. Each run is reported; the summary takes the median.
+    children = []
     if not args.skip_earshot:
-        name = "earshot"
-        out, err = work / f"{name}.json", work / f"{name}.stderr"
         if not args.earshot_bin.exists():
-            res = {"ok": False, "error": f"{args.earshot_bin} not found (swift build -c release --product earshot)"}
+            report["runs"]["earshot"] = {"ok": False, "error": f"{args.earshot_bin} not found (swift build -c release --product earshot)"}
         else:
             cmd = [str(args.earshot_bin), "transcribe", str(audio), "--model", str(model_dir),
                    "--output-format", "json", "--threads", str(args.threads), "--beam-size", str(args.beam_size),
                    *shlex.split(args.earshot_args)]
-            print(f"running {name}: {' '.join(shlex.quote(c) for c in cmd)}", file=sys.stderr)
-            res = run_child(cmd, out, err, env)
-            if res["ok"]:
-                to_score.append((res, out))
-            else:
-                res.setdefault("error", f"exit code {res.get('exit_code')}: {tail(err)}")
-        report["runs"][name] = res
-
+            children.append(("earshot", cmd, env, {}, ".json"))
     if not args.skip_fw:
         for mode in [m.strip() for m in args.fw_modes.split(",") if m.strip()]:
             name = f"faster-whisper-{mode}"
-            out, err = work / f"{name}-{args.fw_compute_type}.json", work / f"{name}-{args.fw_compute_type}.stderr"
+            fw_env = dict(env)
+            fw_env.update(kv.split("=", 1) for kv in args.fw_env)
             cmd = [str(VENV_PY if VENV_PY.exists() else sys.executable), str(REPO / "bench" / "fw_child.py"),
                    str(audio), "--model", str(model_dir), "--compute-type", args.fw_compute_type,
                    "--threads", str(args.threads), "--beam-size", str(args.beam_size), "--mode", mode,
-                   "--transcribe-kwargs", args.fw_transcribe_kwargs, "--out", str(out)]
-            print(f"running {name} ({args.fw_compute_type})", file=sys.stderr)
-            fw_env = dict(env)
-            fw_env.update(kv.split("=", 1) for kv in args.fw_env)
-            res = run_child(cmd, out.with_suffix(".stdout"), err, fw_env)
-            res["compute_type"] = args.fw_compute_type
-            res["extra_env"] = args.fw_env
+                   "--transcribe-kwargs", args.fw_transcribe_kwargs, "--out", "{out}"]
+            children.append((name, cmd, fw_env, {"compute_type": args.fw_compute_type, "extra_env": args.fw_env},
+                             f"-{args.fw_compute_type}.json"))
+    rounds: dict[str, list] = {name: [] for name, *_ in children}
+    for round_index in range(args.rounds):
+        for name, cmd, child_env, extra, suffix in children:
+            tag = name if args.rounds == 1 else f"{name}-r{round_index + 1}"
+            out, err = work / f"{tag}{suffix}", work / f"{tag}{suffix}".replace(".json", ".stderr")
+            err = Path(str(err))
+            is_fw = name != "earshot"
+            full = [c.replace("{out}", str(out)) for c in cmd]
+            print(f"running {tag}: {' '.join(shlex.quote(c) for c in full)}", file=sys.stderr)
+            res = run_child(full, out.with_suffix(".stdout") if is_fw else out, err, child_env)
+            res.update(extra)
+            res["loadavg_after"] = loadavg()
             if res["ok"]:
                 to_score.append((res, out))
             else:
                 res.setdefault("error", f"exit code {res.get('exit_code')}: {tail(err)}")
-            report["runs"][name] = res
+            rounds[name].append(res)
     report["machine"]["loadavg_end"] = loadavg()
 
     # Scored only now: the normaliser and jiwer would grow this parent before a child's spawn (see run_child).
@@ -243,6 +249,17 @@ def main() -> None:
     import whisper_common as wc
     for res, out in to_score:
         score(res, out, reference, audio_s, wc)
+    for name, runs in rounds.items():
+        ok = [r for r in runs if r.get("ok")]
+        if len(ok) < len(runs) or not ok:
+            report["runs"][name] = next(r for r in runs if not r.get("ok"))
+            continue
+        summary = dict(ok[0])
+        for key in ("wall_s", "user_s", "sys_s", "peak_rss_mib", "rtf", "rtf_speed"):
+            if key in summary:
+                summary[key] = statistics.median(r[key] for r in ok)
+        summary["rounds"] = ok
+        report["runs"][name] = summary
 
     # Ratios Earshot / faster-whisper (each faster-whisper mode).
     e = report["runs"].get("earshot")
@@ -267,6 +284,14 @@ def main() -> None:
                   f" of {r['reference_words']}")
         else:
             print(f"{label:34s} FAILED: {r.get('error', '')[:300]}")
+    if args.rounds > 1:
+        for name, r in report["runs"].items():
+            if r.get("rounds"):
+                walls = ", ".join(f"{x['wall_s']:.1f}" for x in r["rounds"])
+                rss = ", ".join(f"{x['peak_rss_mib']:.0f}" for x in r["rounds"])
+                loads = ", ".join(f"{x['loadavg_after'][0]:.2f}" for x in r["rounds"])
+                print(f"  {name}: wall s per round {walls}; peak RSS MiB {rss}; 1-min load after each {loads}")
+        print(f"(medians of {args.rounds} rounds, run alternately)")
     for name, q in report["ratios_earshot_over_fw"].items():
         wer_q = "n/a" if q["wer"] is None else f"{q['wer']:.2f}"
         print(f"earshot / {name}: wall {q['wall']:.2f}, CPU {q['cpu']:.2f}, peak RSS {q['peak_rss']:.2f}, WER {wer_q}")

@@ -69,9 +69,12 @@ static void pack_b(int level, int kind, const void *b, long ldb, long kc, long n
     }
 }
 
-/// The blocked driver. `kind` says how `b` is stored (EK_B_*); element size follows from it.
+static int level_nr(int level) { return level >= 2 ? 32 : level == 1 ? 16 : NR_P; }
+
+/// The blocked driver. `kind` says how `b` is stored (EK_B_*); element size follows from it. With
+/// `prepacked`, B was packed by `ek_pack_b_all` at this level and `b` is ignored.
 static void gemm_packed(int level, int kind, long m, long n, long k, const float *a, long lda, const void *b,
-                        long ldb, float *c, long ldc, const float *bias, int accumulate) {
+                        long ldb, float *c, long ldc, const float *bias, int accumulate, const float *prepacked) {
     int mr, nr;
     ek_ukernel_fn ukr;
     if (level >= 2) { mr = 12; nr = 32; ukr = ek_ukernel_avx512; }
@@ -79,20 +82,27 @@ static void gemm_packed(int level, int kind, long m, long n, long k, const float
     else { mr = MR_P; nr = NR_P; ukr = ek_ukernel_portable; }
     long ncmax = n < EK_NC ? n : EK_NC;
     long kcmax = k < EK_KC ? k : EK_KC;
-    float *bp = ek_scratch(0, (size_t)kcmax * (size_t)((ncmax + nr - 1) / nr * nr) * 4);
+    float *bp = prepacked ? NULL : ek_scratch(0, (size_t)kcmax * (size_t)((ncmax + nr - 1) / nr * nr) * 4);
     float *ap = ek_scratch(1, (size_t)kcmax * EK_MC * 4);
     size_t esize = kind == EK_B_TRANS_F16 ? 2 : 4;
+    const float *next = prepacked;
     for (long jc = 0; jc < n; jc += EK_NC) {
         long nc = n - jc < EK_NC ? n - jc : EK_NC;
         for (long pc = 0; pc < k; pc += EK_KC) {
             long kc = k - pc < EK_KC ? k - pc : EK_KC;
             long offset = kind == EK_B_NORMAL ? pc * ldb + jc : jc * ldb + pc;
-            pack_b(level, kind, (const char *)b + offset * (long)esize, ldb, kc, nc, nr, bp);
+            if (prepacked) {
+                bp = (float *)next;
+                next += kc * ((nc + nr - 1) / nr * nr);
+            } else {
+                pack_b(level, kind, (const char *)b + offset * (long)esize, ldb, kc, nc, nr, bp);
+            }
             int first = pc == 0;
             int load_c = !first || accumulate;
             for (long ic = 0; ic < m; ic += EK_MC) {
                 long mc = m - ic < EK_MC ? m - ic : EK_MC;
-                pack_a(a + ic * lda + pc, lda, mc, kc, mr, ap);
+                if (level >= 2) ek_pack_a_avx512(a + ic * lda + pc, lda, mc, kc, ap);
+                else pack_a(a + ic * lda + pc, lda, mc, kc, mr, ap);
                 for (long jr = 0; jr < nc; jr += nr) {
                     int nrr = (int)(nc - jr < nr ? nc - jr : nr);
                     const float *bsl = bp + jr * kc;
@@ -165,7 +175,40 @@ void ek_sgemm(int level, long m, long n, long k, const float *a, long lda, const
         smallm_t_portable(m, n, k, a, lda, b, ldb, 0, c, ldc, bias, accumulate);
         return;
     }
-    gemm_packed(level, b_transposed ? EK_B_TRANS : EK_B_NORMAL, m, n, k, a, lda, b, ldb, c, ldc, bias, accumulate);
+    gemm_packed(level, b_transposed ? EK_B_TRANS : EK_B_NORMAL, m, n, k, a, lda, b, ldb, c, ldc, bias, accumulate,
+                NULL);
+}
+
+long ek_packed_b_floats(int level, long n, long k) {
+    if (level > ek_instruction_set()) level = ek_instruction_set();
+    long nr = level_nr(level), total = 0;
+    for (long jc = 0; jc < n; jc += EK_NC) {
+        long nc = n - jc < EK_NC ? n - jc : EK_NC;
+        total += k * ((nc + nr - 1) / nr * nr);
+    }
+    return total;
+}
+
+void ek_pack_b_all(int level, long n, long k, const float *b, long ldb, int b_transposed, float *bp) {
+    if (level > ek_instruction_set()) level = ek_instruction_set();
+    int nr = level_nr(level), kind = b_transposed ? EK_B_TRANS : EK_B_NORMAL;
+    for (long jc = 0; jc < n; jc += EK_NC) {
+        long nc = n - jc < EK_NC ? n - jc : EK_NC;
+        for (long pc = 0; pc < k; pc += EK_KC) {
+            long kc = k - pc < EK_KC ? k - pc : EK_KC;
+            long offset = b_transposed ? jc * ldb + pc : pc * ldb + jc;
+            pack_b(level, kind, b + offset, ldb, kc, nc, nr, bp);
+            bp += kc * ((nc + nr - 1) / nr * nr);
+        }
+    }
+}
+
+void ek_sgemm_prepacked(int level, long m, long n, long k, const float *a, long lda, const float *bp, float *c,
+                        long ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) { gemm_k0(m, n, c, ldc, NULL, 0); return; }
+    if (level > ek_instruction_set()) level = ek_instruction_set();
+    gemm_packed(level, EK_B_NORMAL, m, n, k, a, lda, NULL, 0, c, ldc, NULL, 0, bp);
 }
 
 void ek_sgemm_f16w(int level, long m, long n, long k, const float *a, long lda, const uint16_t *w, long ldw,
@@ -179,5 +222,5 @@ void ek_sgemm_f16w(int level, long m, long n, long k, const float *a, long lda, 
         else smallm_t_portable(m, n, k, a, lda, w, ldw, 1, c, ldc, bias, accumulate);
         return;
     }
-    gemm_packed(level, EK_B_TRANS_F16, m, n, k, a, lda, w, ldw, c, ldc, bias, accumulate);
+    gemm_packed(level, EK_B_TRANS_F16, m, n, k, a, lda, w, ldw, c, ldc, bias, accumulate, NULL);
 }

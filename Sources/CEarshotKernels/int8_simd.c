@@ -1,5 +1,5 @@
 // int8 GEMM kernels over the packed layout `[⌈n/16⌉][⌈k/4⌉][16][4]` (16 output columns × 4 inputs = 64 bytes
-// per step), plus the AVX-512 activation quantizer.
+// per step), plus the AVX-512/AVX2 quantizers (rules and CTranslate2 sources in int8.c).
 //
 // VNNI: vpdpbusd multiplies unsigned × signed bytes, so activations are offset by +128 (xor 0x80) and
 // comp[j] = 128·Σ_k W[j,k] is subtracted afterwards. AVX2: maddubs(|a|, sign(w, a)) then madd(·, 1): with
@@ -9,14 +9,41 @@
 
 EK_INLINE EK_AVX512 __mmask16 mask16(long left) { return left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1); }
 
+EK_INLINE EK_AVX512 float row_scale_avx512(const float *in, long k) {
+    __m512 mx = _mm512_setzero_ps();
+    for (long c = 0; c < k; c += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask16(k - c), in + c)));
+    float amax = _mm512_reduce_max_ps(mx);
+    return amax > 0 ? 127.0f / amax : 1.0f;
+}
+
+/// Activations, CTranslate2's u8 rule: q = round_half_even(fma(x, s, 128)) − 128 (see int8.c).
 EK_AVX512 void ek_quantize_rows_avx512(const float *x, long m, long k, long ldx, int8_t *q, long ldq, float *scales) {
+    const __m512 shift = _mm512_set1_ps(128.0f);
+    const __m512i shifti = _mm512_set1_epi32(128);
     for (long r = 0; r < m; r++) {
         const float *in = x + r * ldx;
         int8_t *out = q + r * ldq;
-        __m512 mx = _mm512_setzero_ps();
-        for (long c = 0; c < k; c += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask16(k - c), in + c)));
-        float amax = _mm512_reduce_max_ps(mx);
-        float s = amax > 0 ? 127.0f / amax : 1.0f;
+        float s = row_scale_avx512(in, k);
+        __m512 sv = _mm512_set1_ps(s);
+        long c = 0;
+        for (; c < k; c += 16) {
+            __mmask16 mk = mask16(k - c);
+            __m512 u = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, in + c), sv, shift);
+            __m512i v = _mm512_sub_epi32(_mm512_cvtps_epi32(u), shifti);
+            _mm_mask_storeu_epi8(out + c, mk, _mm512_cvtsepi32_epi8(v));
+        }
+        for (c = k; c < ldq; c++) out[c] = 0;
+        scales[r] = s;
+    }
+}
+
+/// Weights, CTranslate2's s8 rule: q = round_half_even(x·s).
+EK_AVX512 void ek_quantize_weight_rows_avx512(const float *x, long m, long k, long ldx, int8_t *q, long ldq,
+                                              float *scales) {
+    for (long r = 0; r < m; r++) {
+        const float *in = x + r * ldx;
+        int8_t *out = q + r * ldq;
+        float s = row_scale_avx512(in, k);
         __m512 sv = _mm512_set1_ps(s);
         long c = 0;
         for (; c < k; c += 16) {
@@ -24,6 +51,34 @@ EK_AVX512 void ek_quantize_rows_avx512(const float *x, long m, long k, long ldx,
             __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, in + c), sv));
             _mm_mask_storeu_epi8(out + c, mk, _mm512_cvtsepi32_epi8(v));
         }
+        for (c = k; c < ldq; c++) out[c] = 0;
+        scales[r] = s;
+    }
+}
+
+/// AVX2 version of the activation quantizer (same rule, 8 lanes; the tail is scalar with fmaf).
+EK_AVX2 void ek_quantize_rows_avx2(const float *x, long m, long k, long ldx, int8_t *q, long ldq, float *scales) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 shift = _mm256_set1_ps(128.0f);
+    for (long r = 0; r < m; r++) {
+        const float *in = x + r * ldx;
+        int8_t *out = q + r * ldq;
+        __m256 mx = _mm256_setzero_ps();
+        long c = 0;
+        for (; c + 8 <= k; c += 8) mx = _mm256_max_ps(mx, _mm256_and_ps(_mm256_loadu_ps(in + c), absmask));
+        float lanes[8], amax = 0;
+        _mm256_storeu_ps(lanes, mx);
+        for (int l = 0; l < 8; l++) amax = lanes[l] > amax ? lanes[l] : amax;
+        for (; c < k; c++) { float a = in[c] < 0 ? -in[c] : in[c]; amax = a > amax ? a : amax; }
+        float s = amax > 0 ? 127.0f / amax : 1.0f;
+        __m256 sv = _mm256_set1_ps(s);
+        for (c = 0; c + 8 <= k; c += 8) {
+            __m256i u = _mm256_cvtps_epi32(_mm256_fmadd_ps(_mm256_loadu_ps(in + c), sv, shift));
+            int32_t t[8];
+            _mm256_storeu_si256((__m256i *)t, u);
+            for (int l = 0; l < 8; l++) out[c + l] = (int8_t)(t[l] - 128);
+        }
+        for (; c < k; c++) out[c] = (int8_t)((int)_mm_cvtss_si32(_mm_set_ss(__builtin_fmaf(in[c], s, 128.0f))) - 128);
         for (c = k; c < ldq; c++) out[c] = 0;
         scales[r] = s;
     }
@@ -62,7 +117,8 @@ EK_INLINE EK_VNNI void tile_vnni(const int MI, const int NP, long groups, const 
         #pragma clang loop unroll(full)
         for (int i = 0; i < MI; i++) {
             __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][p], cp));
-            v = _mm512_add_ps(_mm512_div_ps(v, _mm512_mul_ps(_mm512_set1_ps(ascale[i]), ws)), bv);
+            // CTranslate2's dequantize_gemm_output_row: (acc · (1/ascale)) / wscale + bias.
+            v = _mm512_add_ps(_mm512_div_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.0f / ascale[i])), ws), bv);
             float *out = c + i * ldc + 16 * p;
             if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, out));
             _mm512_mask_storeu_ps(out, mk, v);
@@ -148,7 +204,8 @@ EK_INLINE EK_AVX2 void tile_avx2(const int MI, const int NP, long groups, const 
             for (int l = 0; l < 8; l++) {
                 long j = h * 8 + l;
                 if (j >= cols) break;
-                float v = (float)t[l] / (ascale[i] * wscale[j]);
+                float v = (float)t[l] * (1.0f / ascale[i]);
+                v = v / wscale[j];
                 if (bias) v += bias[j];
                 c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
             }

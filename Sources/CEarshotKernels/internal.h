@@ -21,7 +21,7 @@
 typedef void (*ek_ukernel_fn)(long kc, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
                               int load_c, const float *bias);
 
-/// Thread-local 64-byte aligned scratch buffer `slot` (0..3) of at least `bytes` bytes.
+/// Thread-local 64-byte aligned scratch buffer `slot` (0..5: 0–1 GEMM packing, 2 attention scores, 3–4 packed K/V) of at least `bytes` bytes.
 void *ek_scratch(int slot, size_t bytes);
 float ek_half_to_float_scalar(uint16_t h);
 
@@ -31,8 +31,18 @@ void ek_ukernel_portable(long, const float *, const float *, float *, long, int,
 
 /// B kinds for packing.
 enum { EK_B_NORMAL = 0, EK_B_TRANS = 1, EK_B_TRANS_F16 = 2 };
+void ek_pack_a_avx512(const float *a, long lda, long mc, long kc, float *ap);
 void ek_pack_b_trans_avx512(const float *b, long ldb, long kc, long nc, int nr, float *bp);
 void ek_pack_b_f16_f16c(const uint16_t *b, long ldb, long kc, long nc, int nr, float *bp);
+
+// B packed once for many products (attention reuses one head's keys and values for every query block).
+/// Floats `ek_pack_b_all` writes for an `n`-column, `k`-deep B at this level.
+long ek_packed_b_floats(int level, long n, long k);
+/// Packs all of B (`[n][k]` if `b_transposed`, else `[k][n]`) in the order the blocked driver consumes it.
+void ek_pack_b_all(int level, long n, long k, const float *b, long ldb, int b_transposed, float *bp);
+/// `C[m×n] = A·B` with B from `ek_pack_b_all` at the same level (no bias, no accumulation).
+void ek_sgemm_prepacked(int level, long m, long n, long k, const float *a, long lda, const float *bp, float *c,
+                        long ldc);
 
 // Small-M paths (no packing of B).
 void ek_smallm_t_avx512(long m, long n, long k, const float *a, long lda, const void *w, long ldw, int f16,

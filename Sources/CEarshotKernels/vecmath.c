@@ -16,6 +16,12 @@ void ek_softmax_avx2(float *, long, long, long, float, long);
 void ek_layernorm_avx2(const float *, long, long, const float *, const float *, float, float *);
 void ek_add_avx2(const float *, float *, long);
 void ek_half_to_float_avx2(const uint16_t *, float *, long);
+long ek_argmax_avx512(const float *, long);
+double ek_sum_exp_avx512(const float *, long, float);
+void ek_add_scalar_avx512(float *, long, float);
+long ek_argmax_avx2(const float *, long);
+double ek_sum_exp_avx2(const float *, long, float);
+void ek_add_scalar_avx2(float *, long, float);
 
 static int clamp_level(int level) {
     int hw = ek_instruction_set();
@@ -55,6 +61,33 @@ void ek_half_to_float(int level, const uint16_t *src, float *dst, long n) {
     if (level >= 2) ek_half_to_float_avx512(src, dst, n);
     else if (level == 1) ek_half_to_float_avx2(src, dst, n);
     else for (long i = 0; i < n; i++) dst[i] = ek_half_to_float_scalar(src[i]);
+}
+
+long ek_argmax(int level, const float *x, long n) {
+    if (n <= 0) return 0;
+    level = clamp_level(level);
+    if (level >= 2) return ek_argmax_avx512(x, n);
+    if (level == 1) return ek_argmax_avx2(x, n);
+    long best = 0;
+    for (long i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return best;
+}
+
+double ek_sum_exp(int level, const float *x, long n, float shift) {
+    if (n <= 0) return 0;
+    level = clamp_level(level);
+    if (level >= 2) return ek_sum_exp_avx512(x, n, shift);
+    if (level == 1) return ek_sum_exp_avx2(x, n, shift);
+    double sum = 0;
+    for (long i = 0; i < n; i++) sum += (double)expf(x[i] - shift);
+    return sum;
+}
+
+void ek_add_scalar(int level, float *x, long n, float c) {
+    level = clamp_level(level);
+    if (level >= 2) ek_add_scalar_avx512(x, n, c);
+    else if (level == 1) ek_add_scalar_avx2(x, n, c);
+    else for (long i = 0; i < n; i++) x[i] += c;
 }
 
 static void softmax_portable(float *x, long rows, long cols, long stride, float scale, long causal_base) {

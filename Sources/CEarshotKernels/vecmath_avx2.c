@@ -158,3 +158,51 @@ EK_AVX2 void ek_layernorm_avx2(const float *x, long rows, long cols, const float
         for (; c < cols; c++) out[c] = (in[c] - mean) * inv * gamma[c] + beta[c];
     }
 }
+
+// ---- logit rows (decoding) ----
+
+EK_AVX2 long ek_argmax_avx2(const float *x, long n) {
+    __m256 m0 = _mm256_set1_ps(-__builtin_inff()), m1 = m0;
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
+        m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + i + 8));
+    }
+    float mx = hmax(_mm256_max_ps(m0, m1));
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    __m256 target = _mm256_set1_ps(mx);
+    for (i = 0; i + 8 <= n; i += 8) {
+        int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), target, _CMP_EQ_OQ));
+        if (hit) return i + __builtin_ctz((unsigned)hit);
+    }
+    for (; i < n; i++) if (x[i] == mx) return i;
+    return 0;
+}
+
+EK_AVX2 double ek_sum_exp_avx2(const float *x, long n, float shift) {
+    __m256 sh = _mm256_set1_ps(shift);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), sh));
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    __m256d s = _mm256_add_pd(s0, s1);
+    double t[4];
+    _mm256_storeu_pd(t, s);
+    double sum = (t[0] + t[1]) + (t[2] + t[3]);
+    if (i < n) {
+        float e[8];
+        _mm256_storeu_ps(e, exp256(_mm256_sub_ps(load_tail(x + i, n - i), sh)));
+        for (long j = 0; j < n - i; j++) sum += e[j];
+    }
+    return sum;
+}
+
+EK_AVX2 void ek_add_scalar_avx2(float *x, long n, float c) {
+    __m256 cv = _mm256_set1_ps(c);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_add_ps(_mm256_loadu_ps(x + i), cv));
+    for (; i < n; i++) x[i] += c;
+}

@@ -159,3 +159,46 @@ EK_AVX512 void ek_half_to_float_avx512(const uint16_t *src, float *dst, long n) 
         _mm512_mask_storeu_ps(dst + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src + i)));
     }
 }
+
+// ---- logit rows (decoding) ----
+
+/// First index of the largest value (NaN-free input; a row of -inf gives 0).
+EK_AVX512 long ek_argmax_avx512(const float *x, long n) {
+    __m512 m0 = _mm512_set1_ps(-__builtin_inff()), m1 = m0;
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + i));
+        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + i + 16));
+    }
+    for (; i < n; i += 16) m0 = _mm512_mask_max_ps(m0, tail_mask(n - i), m0, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+    float mx = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+    __m512 target = _mm512_set1_ps(mx);
+    for (i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __mmask16 hit = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x + i), target, _CMP_EQ_OQ);
+        if (hit) return i + __builtin_ctz(hit);
+    }
+    return 0;
+}
+
+/// Σ exp(x[i] − shift) accumulated in double (16 float exps per step, widened to two double vectors).
+EK_AVX512 double ek_sum_exp_avx512(const float *x, long n, float shift) {
+    __m512 sh = _mm512_set1_ps(shift);
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sh)));
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+/// `x[i] += c`.
+EK_AVX512 void ek_add_scalar_avx512(float *x, long n, float c) {
+    __m512 cv = _mm512_set1_ps(c);
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i), cv));
+    }
+}

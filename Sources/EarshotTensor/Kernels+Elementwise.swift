@@ -33,6 +33,22 @@ extension Kernels {
         ek_add(ek_level(), x, y, count)
     }
 
+    /// The first index of the largest of `count` values (0 for an empty or all -inf row). No NaNs.
+    public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
+        ek_argmax(ek_level(), x, count)
+    }
+
+    /// `Σ exp(x[i] − shift)`, accumulated in double; -inf entries add 0. `shift` must be finite (the row's
+    /// maximum, so that `shift + log(sum)` is its log-sum-exp).
+    public static func sumExp(_ x: UnsafePointer<Float>, count: Int, shift: Float) -> Double {
+        ek_sum_exp(ek_level(), x, count, shift)
+    }
+
+    /// `x[i] += c`, element-wise.
+    public static func add(_ c: Float, to x: UnsafeMutablePointer<Float>, count: Int) {
+        ek_add_scalar(ek_level(), x, count, c)
+    }
+
     /// Widens IEEE half bit patterns to fp32.
     public static func convertHalfToFloat(_ src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Float>, count: Int) {
         ek_half_to_float(ek_level(), src, dst, count)
@@ -57,54 +73,5 @@ extension Kernels {
         ek_im2col_1d(input, frames, inChannels, kernelSize, stride, padding, outFrames, cols)
         linear(cols, rows: outFrames, weight: weight, bias: bias, into: output)
         return outFrames
-    }
-
-    /// Query rows per attention work item: 256 rows × 1500 keys of fp32 scores = 1.5 MiB, which stays in
-    /// L2/L3 between the QKᵀ product, the softmax and the PV product.
-    static let attentionQueryBlock = 256
-
-    /// Multi-head scaled-dot-product attention.
-    ///
-    /// `query` is `[queryCount][heads·headDim]` (row stride `queryStride`), `key`/`value` are
-    /// `[keyCount][heads·headDim]`; head `h` occupies columns `h·headDim ..< (h+1)·headDim`.
-    /// With `causalOffset = o`, query `i` sees keys `0 ... o + i` (decoder self-attention with a KV cache
-    /// holding `o` earlier positions); `nil` means no mask. Scores are scaled by `1/√headDim`.
-    ///
-    /// Each (head, block of query rows) is two GEMMs — `S = Q·Kᵀ` and `O = softmax(S)·V` — around a
-    /// row softmax; the work items are spread over `threadCount` workers.
-    public static func attention(query: UnsafePointer<Float>, queryStride: Int,
-                                 key: UnsafePointer<Float>, keyStride: Int,
-                                 value: UnsafePointer<Float>, valueStride: Int,
-                                 output: UnsafeMutablePointer<Float>, outputStride: Int,
-                                 heads: Int, headDim: Int, queryCount: Int, keyCount: Int,
-                                 causalOffset: Int?) {
-        guard heads > 0, queryCount > 0, headDim > 0 else { return }
-        let level = ek_level()
-        let scale = 1 / Float(headDim).squareRoot()
-        let block = min(queryCount, attentionQueryBlock)
-        let blocks = (queryCount + block - 1) / block
-        let items = heads * blocks
-        let work = heads * queryCount * max(keyCount, 1) * headDim
-        let parts = threadCount > 1 && work >= parallelThreshold ? min(threadCount, items) : 1
-        let (q, k, v, o) = (Shared(query), Shared(key), Shared(value), Shared(output))
-        runParallel(parts) { part in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * max(keyCount, 1))
-            defer { scores.deallocate() }
-            for item in Swift.stride(from: part, to: items, by: parts) {
-                let h = item / blocks, q0 = (item % blocks) * block
-                let rows = min(block, queryCount - q0)
-                let visible = causalOffset.map { min(keyCount, $0 + q0 + rows) } ?? keyCount
-                let out = o.p + q0 * outputStride + h * headDim
-                guard visible > 0 else {
-                    for r in 0..<rows { (out + r * outputStride).update(repeating: 0, count: headDim) }
-                    continue
-                }
-                ek_sgemm(level, rows, visible, headDim, q.p + q0 * queryStride + h * headDim, queryStride,
-                         k.p + h * headDim, keyStride, 1, scores, visible, nil, 0)
-                ek_softmax_rows(level, scores, rows, visible, visible, scale, causalOffset.map { $0 + q0 } ?? -1)
-                ek_sgemm(level, rows, headDim, visible, scores, visible, v.p + h * headDim, valueStride, 0,
-                         out, outputStride, nil, 0)
-            }
-        }
     }
 }

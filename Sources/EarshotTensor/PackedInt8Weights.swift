@@ -45,16 +45,25 @@ public final class PackedInt8Weights: @unchecked Sendable {
         self.scales = UnsafePointer(s)
     }
 
-    /// Quantizes fp32 rows `w[outputs][inputs]` per row and packs them.
+    /// Writes row `row` dequantized, `q · (1/scale)` (CTranslate2's int8 embedding lookup), into `out`
+    /// (`inputs` values).
+    public func dequantizeRow(_ row: Int, into out: UnsafeMutablePointer<Float>) {
+        precondition(row >= 0 && row < outputs, "row \(row) out of range 0..<\(outputs)")
+        ek_i8_unpack_row(data, inputs, row, scales[row], out)
+    }
+
+    /// Quantizes fp32 rows `w[outputs][inputs]` per row (`round_half_even(w · 127/max|row|)`, CTranslate2's
+    /// load-time rule) and packs them.
     public convenience init(float32Rows w: UnsafePointer<Float>, outputs: Int, inputs: Int) {
         let q = UnsafeMutablePointer<Int8>.allocate(capacity: outputs * inputs)
         let s = UnsafeMutablePointer<Float>.allocate(capacity: outputs)
         defer { q.deallocate(); s.deallocate() }
-        ek_i8_quantize_rows(ek_level(), w, outputs, inputs, inputs, q, inputs, s)
+        ek_i8_quantize_weight_rows(ek_level(), w, outputs, inputs, inputs, q, inputs, s)
         self.init(int8Rows: q, scales: s, outputs: outputs, inputs: inputs)
     }
 
-    /// Widens fp16 rows (IEEE half bit patterns) one at a time, quantizes them per row and packs them.
+    /// Widens fp16 rows (IEEE half bit patterns) one at a time, quantizes them per row and packs them
+    /// (CTranslate2 quantizes an fp16 checkpoint the same way: widen to fp32, then quantize).
     public convenience init(float16Rows w: UnsafePointer<UInt16>, outputs: Int, inputs: Int) {
         let q = UnsafeMutablePointer<Int8>.allocate(capacity: outputs * inputs)
         let s = UnsafeMutablePointer<Float>.allocate(capacity: outputs)
@@ -63,7 +72,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
         let level = ek_level()
         for r in 0..<outputs {
             ek_half_to_float(level, w + r * inputs, row, inputs)
-            ek_i8_quantize_rows(level, row, 1, inputs, inputs, q + r * inputs, inputs, s + r)
+            ek_i8_quantize_weight_rows(level, row, 1, inputs, inputs, q + r * inputs, inputs, s + r)
         }
         self.init(int8Rows: q, scales: s, outputs: outputs, inputs: inputs)
     }

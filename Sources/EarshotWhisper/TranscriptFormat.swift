@@ -9,9 +9,11 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
     case srt
     /// WebVTT subtitles.
     case vtt
-    /// `{"text": …, "segments": [{"start", "end", "text"}]}`, times in seconds.
+    /// `{"text": …, "segments": [{"start", "end", "text"}]}`, times in seconds; with word timestamps each
+    /// segment also has `words: [{"word", "start", "end", "probability"}]` (faster-whisper's `Word`).
     case json
-    /// The OpenAI API's `verbose_json` response: task, language, duration, text and full segments.
+    /// The OpenAI API's `verbose_json` response: task, language, duration, text and full segments; with word
+    /// timestamps, `words` per segment (as in `json`) and the API's top-level `words: [{"word", "start", "end"}]`.
     case verboseJSON = "verbose_json"
 
     /// File extension for this format.
@@ -30,18 +32,25 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
         case .txt, .srt, .vtt:
             return header + transcript.segments.enumerated().map { cue($1, number: $0 + 1) }.joined()
         case .json:
-            let segments = transcript.segments.map { SimpleSegment(start: $0.start, end: $0.end, text: $0.text) }
+            let segments = transcript.segments.map {
+                SimpleSegment(start: $0.start, end: $0.end, text: $0.text, words: $0.words?.map(SegmentWord.init))
+            }
             return Self.encode(SimpleTranscript(text: transcript.text, segments: segments))
         case .verboseJSON:
             let segments = transcript.segments.map {
                 VerboseSegment(id: $0.id - 1, seek: $0.seek, start: $0.start, end: $0.end, text: $0.text,
                                tokens: $0.tokens, temperature: Double($0.temperature), avg_logprob: $0.avgLogProb,
-                               compression_ratio: $0.compressionRatio, no_speech_prob: $0.noSpeechProb)
+                               compression_ratio: $0.compressionRatio, no_speech_prob: $0.noSpeechProb,
+                               words: $0.words?.map(SegmentWord.init))
             }
+            let hasWords = transcript.segments.contains { $0.words != nil }
+            let words = hasWords ? transcript.segments.flatMap { $0.words ?? [] }.map {
+                TopLevelWord(word: $0.word, start: $0.start, end: $0.end)
+            } : nil
             return Self.encode(VerboseTranscript(task: task.rawValue,
                                                  language: WhisperLanguages.name(of: transcript.language),
                                                  duration: transcript.duration, text: transcript.text,
-                                                 segments: segments))
+                                                 segments: segments, words: words))
         }
     }
 
@@ -84,14 +93,26 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
-    private struct SimpleSegment: Encodable { let start: Double; let end: Double; let text: String }
+    /// A word inside a segment, as faster-whisper's `Word` (start, end, word, probability).
+    private struct SegmentWord: Encodable {
+        let word: String; let start: Double; let end: Double; let probability: Double
+        init(_ w: WordTiming) { word = w.word; start = w.start; end = w.end; probability = w.probability }
+    }
+    /// A word of the OpenAI API's top-level `words` list (word, start, end).
+    private struct TopLevelWord: Encodable { let word: String; let start: Double; let end: Double }
+    // `words` is left out (not null) when word timestamps were not asked for.
+    private struct SimpleSegment: Encodable {
+        let start: Double; let end: Double; let text: String; let words: [SegmentWord]?
+    }
     private struct SimpleTranscript: Encodable { let text: String; let segments: [SimpleSegment] }
     private struct VerboseSegment: Encodable {
         let id: Int; let seek: Int; let start: Double; let end: Double; let text: String; let tokens: [Int]
         let temperature: Double; let avg_logprob: Double; let compression_ratio: Double; let no_speech_prob: Double
+        let words: [SegmentWord]?
     }
     private struct VerboseTranscript: Encodable {
         let task: String; let language: String; let duration: Double; let text: String; let segments: [VerboseSegment]
+        let words: [TopLevelWord]?
     }
 }
 

@@ -9,11 +9,16 @@ struct WhisperConfig: Decodable, Sendable {
     var suppressIdsBegin: [Int] = []
     /// Language token ids, in vocabulary order.
     var langIds: [Int] = []
+    /// The cross-attention heads, as (decoder layer, head) pairs, whose attention follows the word timing
+    /// (`alignment_heads`, written by CTranslate2's converter from openai-whisper's `_ALIGNMENT_HEADS`).
+    /// Empty for a model converted without them; word timestamps then fail with a clear error.
+    var alignmentHeads: [[Int]] = []
 
     enum CodingKeys: String, CodingKey {
         case suppressIds = "suppress_ids"
         case suppressIdsBegin = "suppress_ids_begin"
         case langIds = "lang_ids"
+        case alignmentHeads = "alignment_heads"
     }
 
     init() {}
@@ -23,6 +28,7 @@ struct WhisperConfig: Decodable, Sendable {
         suppressIds = try c.decodeIfPresent([Int].self, forKey: .suppressIds) ?? []
         suppressIdsBegin = try c.decodeIfPresent([Int].self, forKey: .suppressIdsBegin) ?? []
         langIds = try c.decodeIfPresent([Int].self, forKey: .langIds) ?? []
+        alignmentHeads = try c.decodeIfPresent([[Int]].self, forKey: .alignmentHeads) ?? []
     }
 
     static func read(from checkpoint: CTranslate2Checkpoint) throws(CheckpointError) -> WhisperConfig {

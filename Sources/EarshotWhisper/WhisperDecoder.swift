@@ -111,6 +111,8 @@ struct WhisperDecoder: Sendable {
             // Causal self-attention with the cache.
             layer.selfNorm.apply(x.pointer, rows: rows, into: normed.pointer)
             layer.selfQKV.apply(normed.pointer, rows: rows, into: qkv.pointer)
+            var problems: [Kernels.AttentionProblem] = []
+            problems.reserveCapacity(inputs.count)
             for (i, input) in inputs.enumerated() {
                 let cache = input.cache, n = input.tokens.count, past = cache.length
                 let keys = cache.keys[l].pointer, values = cache.values[l].pointer
@@ -119,25 +121,28 @@ struct WhisperDecoder: Sendable {
                     (keys + (past + j) * d).update(from: src + d, count: d)
                     (values + (past + j) * d).update(from: src + 2 * d, count: d)
                 }
-                Kernels.attention(query: qkv.pointer + rowStart[i] * 3 * d, queryStride: 3 * d,
-                                  key: keys, keyStride: d, value: values, valueStride: d,
-                                  output: attended.pointer + rowStart[i] * d, outputStride: d,
-                                  heads: heads, headDim: headDim, queryCount: n, keyCount: past + n,
-                                  causalOffset: past)
+                problems.append(Kernels.AttentionProblem(
+                    query: qkv.pointer + rowStart[i] * 3 * d, queryStride: 3 * d,
+                    key: keys, keyStride: d, value: values, valueStride: d,
+                    output: attended.pointer + rowStart[i] * d, outputStride: d,
+                    queryCount: n, keyCount: past + n, causalOffset: past))
             }
+            Kernels.attention(problems, heads: heads, headDim: headDim)
             layer.selfOut.apply(attended.pointer, rows: rows, into: x.pointer, accumulate: true)
 
             // Cross-attention over the encoded window.
             layer.crossNorm.apply(x.pointer, rows: rows, into: normed.pointer)
             layer.crossQuery.apply(normed.pointer, rows: rows, into: query.pointer)
+            problems.removeAll(keepingCapacity: true)
             for (i, input) in inputs.enumerated() {
                 let kv = input.memory.layers[l].pointer
-                Kernels.attention(query: query.pointer + rowStart[i] * d, queryStride: d,
-                                  key: kv, keyStride: 2 * d, value: kv + d, valueStride: 2 * d,
-                                  output: attended.pointer + rowStart[i] * d, outputStride: d,
-                                  heads: heads, headDim: headDim, queryCount: input.tokens.count,
-                                  keyCount: input.memory.positions, causalOffset: nil)
+                problems.append(Kernels.AttentionProblem(
+                    query: query.pointer + rowStart[i] * d, queryStride: d,
+                    key: kv, keyStride: 2 * d, value: kv + d, valueStride: 2 * d,
+                    output: attended.pointer + rowStart[i] * d, outputStride: d,
+                    queryCount: input.tokens.count, keyCount: input.memory.positions, causalOffset: nil))
             }
+            Kernels.attention(problems, heads: heads, headDim: headDim)
             layer.crossOut.apply(attended.pointer, rows: rows, into: x.pointer, accumulate: true)
 
             // Feed-forward.
@@ -154,7 +159,12 @@ struct WhisperDecoder: Sendable {
     /// Vocabulary logits for `rows` hidden states: `hidden · embeddingsᵀ`, `[rows][vocabularySize]`.
     func logits(hidden: UnsafePointer<Float>, rows: Int) -> FloatBuffer {
         let out = FloatBuffer(count: rows * dims.vocabularySize)
-        Kernels.linear(hidden, rows: rows, weight: weights.embeddings, bias: nil, into: out.pointer)
+        logits(hidden: hidden, rows: rows, into: out.pointer)
         return out
+    }
+
+    /// As `logits(hidden:rows:)`, into a caller's buffer of at least `rows × vocabularySize` values.
+    func logits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        Kernels.linear(hidden, rows: rows, weight: weights.embeddings, bias: nil, into: out)
     }
 }

@@ -45,6 +45,10 @@ public struct WhisperDecodingOptions: Sendable {
     /// Attach word timings to every segment (cross-attention alignment, as faster-whisper's
     /// `word_timestamps=True`).
     public var wordTimestamps = false
+    /// With word timestamps, these symbols (a word of their own, after a space) join the following word.
+    public var prependPunctuations = "\"'“¿([{-"
+    /// With word timestamps, these symbols join the preceding word.
+    public var appendPunctuations = "\"'.。,，!！?？:：”)]}、"
     /// Seed for temperature sampling, so runs are repeatable.
     public var samplingSeed: UInt64 = 0
 

@@ -1,4 +1,5 @@
 import Foundation
+import EarshotTensor
 
 /// One decoded window: the sampled tokens (prompt and end-of-text excluded) and their scores.
 struct GenerationResult: Sendable {
@@ -195,18 +196,21 @@ struct WhisperGenerator {
     }
 
     static func probability(of token: Int, logits: UnsafePointer<Float>, count: Int) -> Double {
-        var mx = -Float.infinity
-        for i in 0..<count { mx = max(mx, logits[i]) }
-        var sum: Double = 0
-        for i in 0..<count { sum += Double(expf(logits[i] - mx)) }
-        return Double(expf(logits[token] - mx)) / sum
+        let mx = logits[Kernels.argmax(logits, count: count)]
+        guard mx > -.infinity else { return 0 }
+        return Double(expf(logits[token] - mx)) / Kernels.sumExp(logits, count: count, shift: mx)
     }
 
-    static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
-        var best = 0
-        var value = x[0]
-        for i in 1..<count where x[i] > value { value = x[i]; best = i }
-        return best
+    static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int { Kernels.argmax(x, count: count) }
+
+    /// The greedy choice for one filtered logit row and its log-probability (`logit − log Σ exp`), without
+    /// writing the whole log-softmax row.
+    static func greedyPick(_ x: UnsafePointer<Float>, count: Int) -> (token: Int, logProb: Float) {
+        let token = Kernels.argmax(x, count: count)
+        let mx = x[token]
+        guard mx > -.infinity else { return (token, -.infinity) }
+        let logZ = mx + Float(log(Kernels.sumExp(x, count: count, shift: mx)))
+        return (token, mx - logZ)
     }
 
     static func topK(_ x: UnsafePointer<Float>, count: Int, k: Int) -> [Int] {

@@ -1,6 +1,7 @@
 import Foundation
 import EarshotAudio
 import EarshotMemory
+import EarshotTensor
 
 /// A piece of a recording short enough for one Whisper window (≤ 30 s), with its place on the timeline.
 public struct AudioChunk: Sendable {
@@ -32,18 +33,26 @@ public struct WhisperBatchCost: Sendable {
     public var kvCachePerChunk: Int
     /// Logits per chunk per step.
     public var outputsPerChunk: Int
+    /// Word alignment (0 without word timestamps): after decoding, each chunk in turn gets a decoder pass
+    /// over its whole text keeping the alignment heads' attention, then DTW (``WhisperAligner``); one
+    /// chunk at a time, so it is paid once per batch.
+    public var wordAlignment = 0
 
     /// Everything that scales with the batch, per chunk.
     public var perChunk: Int { decoderActivationsPerChunk + kvCachePerChunk + outputsPerChunk }
     /// Everything paid once per batch.
-    public var fixed: Int { features + encoderActivations }
+    public var fixed: Int { features + encoderActivations + wordAlignment }
     /// Total for `batchSize` chunks.
     public func bytes(batchSize: Int) -> Int { fixed + perChunk * batchSize }
 }
 
 extension WhisperModel {
-    /// The memory a batch of chunks costs, by category of allocation (see `transcribeBatch`).
-    public var batchCost: WhisperBatchCost {
+    /// The memory a batch of chunks costs, by category of allocation (see `transcribeBatch`), without
+    /// word timestamps.
+    public var batchCost: WhisperBatchCost { batchCost(wordTimestamps: false) }
+
+    /// The memory a batch of chunks costs with or without word timestamps.
+    public func batchCost(wordTimestamps: Bool) -> WhisperBatchCost {
         let d = dimensions.width, t = dimensions.audioContext, bands = dimensions.melBands
         let window = bands * windowFrames * 4
         // The chunk's own mel (frames + 1) and the FFT's double-precision frame spectra.
@@ -53,10 +62,15 @@ extension WhisperModel {
         let selfKV = 2 * dimensions.decoderLayers * dimensions.textContext * d * 4
         let logits = dimensions.vocabularySize * 4
         let decoderScratch = (6 * d + dimensions.ffnWidth) * 4 * 4
-        return WhisperBatchCost(features: window + chunkFeatures,
-                                encoderActivations: encoder.scratchBytes + encoderOutput,
-                                decoderActivationsPerChunk: decoderScratch, kvCachePerChunk: crossKV + selfKV,
-                                outputsPerChunk: logits)
+        var cost = WhisperBatchCost(features: window + chunkFeatures,
+                                    encoderActivations: encoder.scratchBytes + encoderOutput,
+                                    decoderActivationsPerChunk: decoderScratch, kvCachePerChunk: crossKV + selfKV,
+                                    outputsPerChunk: logits)
+        if wordTimestamps {
+            cost.wordAlignment = WhisperAligner.scratchBytes(dimensions, tokens: WhisperAligner.maxSequence(dimensions),
+                                                             frames: t, threads: Kernels.threadCount)
+        }
+        return cost
     }
 
     /// Transcribes up to a batch of chunks at once: each is encoded, then all are decoded greedily
@@ -64,8 +78,11 @@ extension WhisperModel {
     /// Chunks are independent (no previous-text prompt), as faster-whisper's `BatchedInferencePipeline`
     /// does. The result for chunk `i` is at index `i`; timestamps are on the recording's timeline.
     ///
+    /// With `options.wordTimestamps`, each segment's `words` are filled (see `attachWords`): times on the
+    /// same timeline as the segment, inside the chunk's audio; segment start/end move to the first/last word.
+    ///
     /// Greedy output does not depend on how chunks are grouped into batches. With `times`, the log-mel,
-    /// encoder and decoder stages are timed into it (with their arithmetic, for GFLOP/s).
+    /// encoder, decoder and alignment stages are timed into it (with their arithmetic, for GFLOP/s).
     public func transcribeBatch(_ chunks: [AudioChunk], language: String,
                                 options: WhisperDecodingOptions = .greedy,
                                 times: StageTimes? = nil) throws -> [[TranscriptSegment]] {
@@ -74,6 +91,7 @@ extension WhisperModel {
         if isMultilingual, tokenizer.languageToken(code: language) == nil {
             throw WhisperError("unknown language '\(language)'")
         }
+        let aligner = options.wordTimestamps ? try makeAligner() : nil
         let bands = dimensions.melBands, windowFrames = self.windowFrames
         let window = FloatBuffer(count: bands * windowFrames)
         let melExtractor = WhisperMelSpectrogram(melBands: bands)
@@ -102,7 +120,8 @@ extension WhisperModel {
             total + dimensions.decoderOperations(steps: prompt.count + result.tokens.count, startingAt: 0)
         }, to: .decoder)
 
-        return zip(chunks, results).map { chunk, result in
+        return zip(chunks.indices, results).map { index, result in
+            let chunk = chunks[index]
             let length = Double(result.tokens.count)
             let avgLogProb = result.sumLogProb / (length + 1)
             if let threshold = options.noSpeechThreshold, result.noSpeechProbability > threshold,
@@ -110,8 +129,13 @@ extension WhisperModel {
                 return []
             }
             let text = tokenizer.decode(result.tokens.filter { $0 < special.eot })
-            return splitChunk(tokens: result.tokens, chunk: chunk, text: text, avgLogProb: avgLogProb,
-                              noSpeech: result.noSpeechProbability)
+            let segments = splitChunk(tokens: result.tokens, chunk: chunk, text: text, avgLogProb: avgLogProb,
+                                      noSpeech: result.noSpeechProbability)
+            guard let aligner else { return segments }
+            return times.measure(.alignment) {
+                attachWords(to: segments, chunk: chunk, memory: memories[index], language: language,
+                            aligner: aligner, options: options)
+            }
         }
     }
 
@@ -233,10 +257,11 @@ extension WhisperGenerator {
         var sums = [Double](repeating: 0, count: memories.count)
         var active = Array(0..<memories.count)
         var next = [Int](repeating: start, count: memories.count)
+        let logits = FloatBuffer(count: memories.count * vocab)  // reused by every step
         for step in 0..<maxLength where !active.isEmpty {
             let inputs = active.map { DecoderInput(tokens: [next[$0]], cache: caches[$0], memory: memories[$0]) }
             let hidden = decoder.forward(inputs)
-            let logits = decoder.logits(hidden: hidden.pointer, rows: active.count)
+            decoder.logits(hidden: hidden.pointer, rows: active.count, into: logits.pointer)
             var stillActive: [Int] = []
             for (row, i) in active.enumerated() {
                 let rowLogits = logits.pointer + row * vocab
@@ -244,9 +269,8 @@ extension WhisperGenerator {
                     noSpeech[i] = Self.probability(of: special.noSpeech, logits: rowLogits, count: vocab)
                 }
                 filters.apply(to: rowLogits, count: vocab, generated: generated[i])
-                logSoftmaxInPlace(rowLogits, count: vocab)
-                let token = Self.argmax(rowLogits, count: vocab)
-                sums[i] += Double(rowLogits[token])
+                let (token, logProb) = Self.greedyPick(rowLogits, count: vocab)
+                sums[i] += Double(logProb)
                 if token == special.eot { continue }
                 generated[i].append(token)
                 next[i] = token

@@ -13,12 +13,17 @@ extension WhisperModel {
     /// Transcribes 16 kHz mono audio with faster-whisper's long-form algorithm: 30-s windows over the
     /// log-mel of the whole recording, seeking to the last complete timestamp, the previous text as prompt,
     /// temperature fallback, and no-speech skipping (`faster_whisper/transcribe.py` `generate_segments`).
+    /// With `options.wordTimestamps` every segment gets its words (cross-attention alignment of each
+    /// window, faster-whisper `word_timestamps=True`): segment start/end move to their first/last word and the
+    /// next window starts at the last word's end unless the window ended on a single timestamp, as in
+    /// faster-whisper (so the windows, and possibly the text, can differ from a run without word timestamps).
     ///
     /// - Parameters:
     ///   - audio: samples in [-1, 1] at 16 kHz.
     ///   - onSegment: called with each segment as soon as its window is decoded.
     ///   - onProgress: called with (seconds processed, total seconds) after each window.
-    /// - Throws: `WhisperError` for an unsupported request (e.g. a language the model does not know).
+    /// - Throws: `WhisperError` for an unsupported request (e.g. a language the model does not know, or word
+    ///   timestamps from a model whose `config.json` has no `alignment_heads`).
     public func transcribe(audio: [Float], options: WhisperDecodingOptions = WhisperDecodingOptions(),
                            onSegment: (TranscriptSegment) -> Void = { _ in },
                            onProgress: (Double, Double) -> Void = { _, _ in }) throws -> Transcript {
@@ -55,6 +60,7 @@ extension WhisperModel {
         if !isMultilingual && options.task == .translate {
             throw WhisperError("this model is English-only and cannot translate; use a multilingual model such as whisper-base")
         }
+        let aligner = options.wordTimestamps ? try makeAligner() : nil
         var firstMemory: CrossAttentionMemory?
         if language == nil {
             fillWindow(seek: 0, size: min(windowFrames, contentFrames))
@@ -69,6 +75,7 @@ extension WhisperModel {
         let sotSequence = startSequence(language: code, task: options.task)
         let generator = makeGenerator(options: options)
         var random = SplitMix64(state: options.samplingSeed)
+        var lastSpeechTimestamp = 0.0
 
         var allTokens: [Int] = []
         if let prompt = options.initialPrompt {
@@ -140,7 +147,25 @@ extension WhisperModel {
                 seek += segmentSize
             }
 
-            for piece in pieces {
+            var pieceWords: [[WordTiming]]?
+            if let aligner {
+                // faster-whisper `generate_segments` with word_timestamps=True: align the window's text, then
+                // seek to the last word's end unless the window ended on a single timestamp.
+                var aligned = pieces.map { WordAlignmentPiece(start: $0.start, end: $0.end, tokens: $0.tokens) }
+                let words = addWordTimestamps(to: &aligned, aligner: aligner, startSequence: sotSequence,
+                                              memory: memory, numFrames: segmentSize, language: code,
+                                              timeOffset: Double(previousSeek) / 100,
+                                              lastSpeechTimestamp: lastSpeechTimestamp, options: options)
+                pieces = aligned.map { ($0.start, $0.end, $0.tokens) }
+                pieceWords = words.words
+                let lastWordEnd = words.words.reversed().lazy.compactMap(\.last).first?.end ?? pieces.last?.end
+                if !singleTimestampEnding, let end = lastWordEnd, end > timeOffset {
+                    seek = Int((end * 100).rounded(.toNearestOrEven))
+                }
+                if let end = lastWordEnd { lastSpeechTimestamp = end }
+            }
+
+            for (index, piece) in pieces.enumerated() {
                 let text = tokenizer.decode(piece.tokens.filter { $0 < special.eot })
                 if piece.start == piece.end || text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { continue }
                 allTokens.append(contentsOf: piece.tokens)
@@ -148,7 +173,8 @@ extension WhisperModel {
                                                 end: piece.end, text: text, tokens: piece.tokens,
                                                 temperature: decoded.temperature, avgLogProb: decoded.avgLogProb,
                                                 compressionRatio: decoded.compressionRatio,
-                                                noSpeechProb: decoded.result.noSpeechProbability)
+                                                noSpeechProb: decoded.result.noSpeechProbability,
+                                                words: pieceWords?[index])
                 segments.append(segment)
                 onSegment(segment)
             }

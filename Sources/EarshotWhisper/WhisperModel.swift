@@ -48,7 +48,8 @@ public final class WhisperModel: Sendable {
         weights = try WhisperWeights(checkpoint: checkpoint, dimensions: dimensions, precision: precision)
         if precision == .int8 || precision == .float16 {
             // The converted matrices live in memory of their own; the mapped originals were only read once.
-            // Rows still used from the mapping (the embedding table) fault back in on demand.
+            // Tensors still used from the mapping (fp16: the embedding table; int8: fp16 convolution weights,
+            // which stay float as in CTranslate2) fault back in on demand.
             checkpoint.file.dropResidentPages()
         }
         encoder = WhisperEncoder(weights: weights, dims: dimensions)

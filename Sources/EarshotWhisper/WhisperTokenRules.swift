@@ -1,4 +1,5 @@
 import Foundation
+import EarshotTensor
 
 /// Token ids with a fixed role in Whisper decoding, resolved once from the tokenizer.
 struct SpecialTokens: Sendable {
@@ -40,7 +41,7 @@ struct LogitFilters: Sendable {
         let tsBegin = special.timestampBegin, tsEnd = min(special.lastToken, count - 1)
         func suppress(_ range: Range<Int>) {
             guard !range.isEmpty else { return }
-            for id in range { logits[id] = -.infinity }
+            (logits + range.lowerBound).update(repeating: -.infinity, count: range.count)
         }
         logits[special.noTimestamps] = -.infinity
         var checkTimestampMass = false
@@ -69,32 +70,22 @@ struct LogitFilters: Sendable {
         }
         if checkTimestampMass {
             // If the probability mass of all timestamps beats every single text token, force a timestamp.
-            var maxAll = -Float.infinity
-            for i in 0..<count { maxAll = max(maxAll, logits[i]) }
-            guard maxAll > -.infinity else { return }
-            var sum: Double = 0
-            for i in 0..<count where logits[i] > -.infinity { sum += Double(expf(logits[i] - maxAll)) }
-            let logZ = Double(maxAll) + log(sum)
-            var maxText = -Float.infinity
-            for i in 0..<tsBegin { maxText = max(maxText, logits[i]) }
-            var tsMax = -Float.infinity
-            for i in tsBegin...tsEnd { tsMax = max(tsMax, logits[i]) }
+            // log P(any timestamp) > log P(best text token), both relative to the same normaliser, which
+            // cancels: compare log Σ_timestamps exp(x) with the best text logit (vectorised scans).
+            let maxText = tsBegin > 0 ? logits[Kernels.argmax(logits, count: tsBegin)] : -Float.infinity
+            let tsCount = tsEnd - tsBegin + 1
+            let tsMax = logits[tsBegin + Kernels.argmax(logits + tsBegin, count: tsCount)]
             guard tsMax > -.infinity else { return }
-            var tsSum: Double = 0
-            for i in tsBegin...tsEnd where logits[i] > -.infinity { tsSum += Double(expf(logits[i] - tsMax)) }
-            let timestampLogProb = Double(tsMax) + log(tsSum) - logZ
-            if timestampLogProb > Double(maxText) - logZ { suppress(0..<tsBegin) }
+            let tsSum = Kernels.sumExp(logits + tsBegin, count: tsCount, shift: tsMax)
+            if Double(tsMax) + log(tsSum) > Double(maxText) { suppress(0..<tsBegin) }
         }
     }
 }
 
 /// Log-softmax of one row in place; returns nothing. Rows fully masked stay -inf.
 func logSoftmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    var mx = -Float.infinity
-    for i in 0..<count { mx = max(mx, x[i]) }
+    let mx = x[Kernels.argmax(x, count: count)]
     guard mx > -.infinity else { return }
-    var sum: Double = 0
-    for i in 0..<count { sum += Double(expf(x[i] - mx)) }
-    let logZ = mx + Float(log(sum))
-    for i in 0..<count { x[i] -= logZ }
+    let logZ = mx + Float(log(Kernels.sumExp(x, count: count, shift: mx)))
+    Kernels.add(-logZ, to: x, count: count)
 }

@@ -55,7 +55,11 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
     case float32
     /// fp16 weights with fp32 accumulation: fp16 checkpoints stay memory-mapped; fp32 ones are narrowed.
     case float16
-    /// int8 per-output-row symmetric weights packed for the int8 kernels; activations are quantized per row.
+    /// CTranslate2's CPU `int8`: every linear weight and the token embedding table (and so the tied output
+    /// projection) become int8 per output row, packed for the int8 kernels; activations are quantized per
+    /// row; the two encoder convolutions stay float, as CTranslate2's oneDNN build keeps them
+    /// (`Model::set_compute_type`, src/models/model.cc) — fp16 convolution weights stay mapped, int8 ones are
+    /// dequantized to fp32 at load.
     case int8
 
     /// The CLI's names: fp32, fp16, int8, stored.
@@ -133,7 +137,7 @@ struct WhisperWeights: Sendable {
     let encoderLayers: [EncoderLayerWeights]
     let encoderNorm: LayerNormLayer
     let embeddings: WeightMatrix     // [vocab, d], output projection (tied), in the run precision
-    let embeddingTable: WeightMatrix // the same rows as stored, for token lookup
+    let embeddingTable: WeightMatrix // the rows tokens are looked up in: as stored, or `embeddings` at int8
     let decoderPositions: [Float]    // [textContext, d]
     let decoderLayers: [DecoderLayerWeights]
     let decoderNorm: LayerNormLayer
@@ -141,9 +145,10 @@ struct WhisperWeights: Sendable {
     init(checkpoint c: CTranslate2Checkpoint, dimensions dims: WhisperDimensions,
          precision: WeightPrecision) throws(CheckpointError) {
         let d = dims.width, f = dims.ffnWidth
-        conv1 = try precision.convert(c.weightMatrix("encoder/conv1/weight", expectedShape: [d, dims.melBands, 3]))
+        let convPrecision = precision == .int8 ? WeightPrecision.float32 : precision
+        conv1 = try convPrecision.convert(c.weightMatrix("encoder/conv1/weight", expectedShape: [d, dims.melBands, 3]))
         conv1Bias = try c.floats("encoder/conv1/bias", expectedCount: d)
-        conv2 = try precision.convert(c.weightMatrix("encoder/conv2/weight", expectedShape: [d, d, 3]))
+        conv2 = try convPrecision.convert(c.weightMatrix("encoder/conv2/weight", expectedShape: [d, d, 3]))
         conv2Bias = try c.floats("encoder/conv2/bias", expectedCount: d)
         encoderPositions = try c.floats("encoder/position_encodings/encodings", expectedCount: dims.audioContext * d)
         var encoderLayers: [EncoderLayerWeights] = []
@@ -161,7 +166,9 @@ struct WhisperWeights: Sendable {
         encoderNorm = try LayerNormLayer(c, "encoder/layer_norm", width: d)
         let embeddingsStored = try c.weightMatrix("decoder/embeddings/weight", expectedShape: [dims.vocabularySize, d])
         embeddings = precision.convert(embeddingsStored)
-        embeddingTable = embeddingsStored
+        // At int8 CTranslate2 looks tokens up in the quantized table (Embeddings, src/layers/common.cc), so the
+        // lookup reads the packed rows back; otherwise the stored rows are exact.
+        embeddingTable = precision == .int8 ? embeddings : embeddingsStored
         decoderPositions = try c.floats("decoder/position_encodings/encodings", expectedCount: dims.textContext * d)
         var decoderLayers: [DecoderLayerWeights] = []
         for i in 0..<dims.decoderLayers {
@@ -187,7 +194,7 @@ struct WhisperWeights: Sendable {
         Self.row(token, of: embeddingTable, into: out)
     }
 
-    /// Reads row `r` of an unpacked matrix as fp32.
+    /// Reads row `r` of a matrix as fp32 (int8 rows dequantized as `q · (1/scale)`).
     static func row(_ r: Int, of matrix: WeightMatrix, into out: UnsafeMutablePointer<Float>) {
         let d = matrix.inputs
         switch matrix.storage {
@@ -198,8 +205,8 @@ struct WhisperWeights: Sendable {
         case .int8(let values, let scales):
             let inv = 1 / scales[r]
             for i in 0..<d { out[i] = Float(values[r * d + i]) * inv }
-        case .packedInt8:
-            preconditionFailure("packed int8 weights cannot be read back by row; keep the stored table")
+        case .packedInt8(let packed):
+            packed.dequantizeRow(r, into: out)
         }
     }
 
@@ -229,6 +236,7 @@ extension WeightMatrix.Storage {
         case (.float32(let a), .float32(let b)): return a != b
         case (.float16(let a), .float16(let b)): return a != b
         case (.int8(let a, _), .int8(let b, _)): return a != b
+        case (.packedInt8(let a), .packedInt8(let b)): return a !== b
         default: return true
         }
     }

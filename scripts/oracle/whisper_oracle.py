@@ -10,7 +10,9 @@
   Everything else is faster-whisper 1.2.1's default (condition_on_previous_text=True, vad_filter=False,
   without_timestamps=False, word_timestamps=False, suppress_blank=True, suppress_tokens=[-1], ...); the
   resolved options are written into each fixture ("transcription_options").
-  WhisperModel(path, device="cpu", compute_type="float32", cpu_threads=2, num_workers=1).
+  WhisperModel(path, device="cpu", compute_type="float32", cpu_threads=2, num_workers=1); with
+  --compute-type int8 the same with compute_type="int8" (CTranslate2 quantizes the fp16 checkpoint at load), written
+  to faster-whisper-<model>-<decoding>-int8.json.
   Audio is passed as the file path (faster-whisper decodes it with PyAV to s16 16 kHz mono, / 32768).
 
 tiny.en runs on the English recordings; base runs on all of them with language detection, and once more on the
@@ -18,6 +20,7 @@ Mandarin clip with language="zh" forced (entry "language_option": "zh").
 
 Usage (from the repo root, with the venv of scripts/setup-venv.sh):
   ~/.cache/earshot/venv/bin/python scripts/oracle/whisper_oracle.py [--models tiny.en base] [--decodings greedy beam5]
+      [--compute-type float32|int8]
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ DECODINGS = {
     "greedy": {"beam_size": 1, "best_of": 1, "temperature": 0.0},
     "beam5": {"beam_size": 5},
 }
-COMPUTE_TYPE = "float32"
+COMPUTE_TYPES = ("float32", "int8")
 CPU_THREADS = 2
 
 
@@ -85,6 +88,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--decodings", nargs="+", default=list(DECODINGS), choices=list(DECODINGS))
     ap.add_argument("--out-dir", type=Path, default=FIXTURES)
+    ap.add_argument("--compute-type", default="float32", choices=COMPUTE_TYPES)
     args = ap.parse_args()
 
     import ctranslate2
@@ -96,7 +100,7 @@ def main() -> None:
     recordings = wc.load_recordings()
     for model_name in args.models:
         model_dir = wc.cache_dir() / "models" / MODELS[model_name]
-        model = WhisperModel(str(model_dir), device="cpu", compute_type=COMPUTE_TYPE, cpu_threads=CPU_THREADS)
+        model = WhisperModel(str(model_dir), device="cpu", compute_type=args.compute_type, cpu_threads=CPU_THREADS)
         model_sha = sha256(model_dir / "model.bin")
         for decoding in args.decodings:
             kwargs = DECODINGS[decoding]
@@ -126,10 +130,11 @@ def main() -> None:
                 "about": "faster-whisper oracle output for Earshot's Whisper tests. Made by "
                          "scripts/oracle/whisper_oracle.py; see Tests/EarshotWhisperTests/Fixtures/MANIFEST.md.",
                 "command": f"{Path(sys.executable).name} scripts/oracle/whisper_oracle.py --models {model_name} "
-                           f"--decodings {decoding}",
+                           f"--decodings {decoding}" + ("" if args.compute_type == "float32"
+                                                        else f" --compute-type {args.compute_type}"),
                 "faster_whisper": faster_whisper.__version__, "ctranslate2": ctranslate2.__version__,
                 "model": model_name, "model_dir": f"models/{MODELS[model_name]}", "model_bin_sha256": model_sha,
-                "device": "cpu", "compute_type": COMPUTE_TYPE, "cpu_threads": CPU_THREADS,
+                "device": "cpu", "compute_type": args.compute_type, "cpu_threads": CPU_THREADS,
                 "decoding": decoding, "transcribe_kwargs": kwargs, "transcription_options": options,
                 "vad_filter": False,
                 "normaliser": "English: openai-whisper 20250625 EnglishTextNormalizer on reference and hypothesis, "
@@ -142,7 +147,8 @@ def main() -> None:
                 for k in ("wer", "cer"):
                     if e[k] is not None:
                         e[k] = round(e[k], 6)
-            out = args.out_dir / f"faster-whisper-{model_name}-{decoding}.json"
+            suffix = "" if args.compute_type == "float32" else f"-{args.compute_type}"
+            out = args.out_dir / f"faster-whisper-{model_name}-{decoding}{suffix}.json"
             out.write_text(json.dumps(fixture, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
             print(f"wrote {out} ({out.stat().st_size} bytes), corpus WER (en) {fixture['corpus_wer_en']:.4f}",
                   file=sys.stderr)

@@ -27,6 +27,11 @@ void ek_sgemm(int level, long m, long n, long k, const float *a, long lda, const
 void ek_sgemm_f16w(int level, long m, long n, long k, const float *a, long lda, const uint16_t *w, long ldw,
                    float *c, long ldc, const float *bias, int accumulate);
 
+/// One attention head: `out[rows×dim] = softmax(scale·q·kᵀ)·v` over `keys` key/value rows. With
+/// `causal_base >= 0`, query row r sees only keys `0 ... causal_base + r`. Scores live in thread-local
+/// scratch; few query rows stream the keys once without packing. Single-threaded; callers split heads.
+void ek_attention_head(int level, long rows, long keys, long dim, const float *q, long ldq, const float *k,
+                       long ldk, const float *v, long ldv, float *out, long ldo, float scale, long causal_base);
 /// Layer normalisation of each row: `(x-mean)/sqrt(var+eps)*gamma+beta`. `x` and `y` may alias.
 void ek_layernorm(int level, const float *x, long rows, long cols, const float *gamma, const float *beta,
                   float eps, float *y);
@@ -41,6 +46,13 @@ void ek_erf(int level, const float *x, float *y, long n);
 void ek_exp(int level, const float *x, float *y, long n);
 /// `y += x`.
 void ek_add(int level, const float *x, float *y, long n);
+/// The first index of the largest of `n` values (0 when `n <= 0` or every value is -inf). No NaNs.
+long ek_argmax(int level, const float *x, long n);
+/// `Σ exp(x[i] − shift)` accumulated in double, -inf entries contributing 0 (0 when `n <= 0`). With `shift`
+/// the maximum, `shift + log(result)` is the log-sum-exp (the log-softmax normaliser of a logit row).
+double ek_sum_exp(int level, const float *x, long n, float shift);
+/// `x[i] += c`.
+void ek_add_scalar(int level, float *x, long n, float c);
 /// IEEE half bit patterns to fp32.
 void ek_half_to_float(int level, const uint16_t *src, float *dst, long n);
 /// im2col for a 1-D convolution over time-major input `[frames][cin]`: writes `[out_frames][cin·ks]`
@@ -50,13 +62,19 @@ void ek_im2col_1d(const float *x, long frames, long cin, long ks, long stride, l
 
 /// Bytes of the packed int8 layout for `n` rows of `k` inputs: `[⌈n/16⌉][⌈k/4⌉][16][4]`.
 long ek_i8_packed_bytes(long n, long k);
-/// Quantizes rows symmetrically: `scale[r] = 127/max|x[r,:]|` (1 for an all-zero row),
-/// `q = round(x·scale)`, and zero-fills `q` columns `k..<ldq`.
+/// Quantizes activation rows as CTranslate2's x86 int8 GEMM does: `scale[r] = 127/max|x[r,:]|` (1 for an
+/// all-zero row), `q = round_half_even(fma(x, scale, 128)) − 128` (the u8-shifted value, stored signed),
+/// and zero-fills `q` columns `k..<ldq`. Identical at every level.
 void ek_i8_quantize_rows(int level, const float *x, long m, long k, long ldx, int8_t *q, long ldq, float *scales);
+/// Quantizes weight rows as CTranslate2 does at load: same scale, `q = round_half_even(x·scale)`.
+void ek_i8_quantize_weight_rows(int level, const float *x, long m, long k, long ldx, int8_t *q, long ldq,
+                                float *scales);
+/// Row `row` of packed int8 weights (`k` inputs) dequantized as CTranslate2 does: `q · (1/scale)`.
+void ek_i8_unpack_row(const int8_t *packed, long k, long row, float scale, float *out);
 /// Packs int8 rows `q[n][k]` (row stride `ldq`) into the kernel layout and fills `comp[r] = 128·Σ q[r,:]`
 /// (for the VNNI unsigned×signed trick); `comp` has `⌈n/16⌉·16` entries.
 void ek_i8_pack(const int8_t *q, long n, long k, long ldq, int8_t *packed, int32_t *comp);
-/// `C[m×(n1-n0)]` columns `n0..<n1` (n0 a multiple of 16) of `(qa·Wᵀ)/(ascale[i]·wscale[j]) (+bias) (+C)`,
+/// `C[m×(n1-n0)]` columns `n0..<n1` (n0 a multiple of 16) of `((qa·Wᵀ)·(1/ascale[i]))/wscale[j] (+bias) (+C)`,
 /// with `qa` quantized activation rows (stride `ldqa` ≥ ⌈k/4⌉·4, zero padded) and `c` pointing at column 0.
 void ek_gemm_i8(int level, long m, long n0, long n1, long k, const int8_t *qa, long ldqa, const float *ascale,
                 const int8_t *packed, const int32_t *comp, const float *wscale, float *c, long ldc,
