@@ -87,7 +87,7 @@ public final class StreamingTranscriber {
                                         options: decoding)
         _ = ProcessMemory.trimHeap()
         baseline = ProcessMemory.currentRSS()?.bytes ?? 0
-        let cost = whisper.batchCost
+        let cost = whisper.batchCost(wordTimestamps: decoding.wordTimestamps)
         let audioReserve = Self.audioBufferBytes
         let chunkAudio = Self.chunkSamples * 4
         if let limit = options.memoryLimit {
@@ -159,7 +159,7 @@ public final class StreamingTranscriber {
         var openSpeechStart: Int?
         var language = whisper.isMultilingual ? options.language : "en"
         var segmentCount = 0
-        let cost = whisper.batchCost
+        let cost = whisper.batchCost(wordTimestamps: decoding.wordTimestamps)
         var planner = BatchPlanner(
             configuration: .init(batchSizeS: options.batchSizeSeconds, batchSizeThresholdS: options.batchSizeThresholdSeconds,
                                  strictCap: options.strictCap, maxBatchSize: batchCap, lookAhead: .items(lookAhead)),
