@@ -78,7 +78,9 @@ public final class StreamingTranscriber {
             throw PipelineError("speech pad must be 0–2 s and the gap between pieces 0–1 s (got \(options.speechPadSeconds) s, \(options.pieceGapSeconds) s)")
         }
         var decoding = options.decoding
-        if options.segmentsPerUtterance { decoding.wordTimestamps = true }
+        if options.segmentsPerUtterance || options.keepWords { decoding.wordTimestamps = true }
+        // Cutting segments needs word times only; probabilities cost a vocabulary projection per token.
+        if !options.keepWords { decoding.wordProbabilities = false }
         self.decoding = decoding
         _ = ProcessMemory.configureAllocator()   // big buffers are mmapped and returned to the OS on free
         // Touch every weight once with a silent window so the baseline includes the resident weights.

@@ -14,6 +14,14 @@ extension Kernels {
         ek_softmax_rows(ek_level(), x, rows, columns, stride ?? columns, 1, -1)
     }
 
+    /// Width-7 median filter along a row, reflecting at both ends (PyTorch `F.pad(mode="reflect")` then a
+    /// sliding median, as openai-whisper's `median_filter`). `input` and `output` must not overlap; needs
+    /// `count ≥ 4`.
+    public static func medianFilter7(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int) {
+        precondition(count >= 4, "a width-7 reflected median filter needs at least 4 values")
+        ek_median7_row(ek_level(), input, output, count)
+    }
+
     /// Exact GELU, `x · Φ(x) = 0.5 x (1 + erf(x/√2))` (PyTorch `nn.GELU()`, which Whisper uses), in place.
     /// erf is evaluated with Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7) on the SIMD paths.
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {

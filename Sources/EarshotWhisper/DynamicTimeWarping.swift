@@ -1,3 +1,5 @@
+import EarshotTensor
+
 /// The signal steps of Whisper's word alignment that follow the decoder pass: normalising attention over
 /// tokens, a median filter over time, and dynamic time warping of tokens onto audio frames.
 ///
@@ -50,7 +52,11 @@ enum AlignmentSignal {
                     for r in rows {
                         let line = data.baseAddress! + r * columns
                         row.baseAddress!.update(from: line, count: columns)
-                        filterRow(row.baseAddress!, into: line, columns: columns, half: half, window: window.baseAddress!)
+                        if width == 7 {
+                            Kernels.medianFilter7(row.baseAddress!, into: line, count: columns)
+                        } else {
+                            filterRow(row.baseAddress!, into: line, columns: columns, half: half, window: window.baseAddress!)
+                        }
                     }
                 }
             }

@@ -67,8 +67,9 @@ struct WhisperAligner: Sendable {
     ///   - numFrames: mel frames of the window's content (≤ 3000); attention beyond them is ignored.
     /// - Returns: `nil` when there is nothing to align (no text, no audio, or a sequence longer than
     ///   the decoder's context).
+    /// - Parameter probabilities: compute each text token's probability (else they are all 0).
     func evidence(startSequence: [Int], noTimestamps: Int, eot: Int, text: [Int],
-                  memory: CrossAttentionMemory, numFrames: Int) -> AlignmentEvidence? {
+                  memory: CrossAttentionMemory, numFrames: Int, probabilities wanted: Bool = true) -> AlignmentEvidence? {
         let sequence = startSequence + [noTimestamps] + text + [eot]
         let length = sequence.count, offset = startSequence.count
         let frames = min(numFrames / 2, memory.positions)
@@ -132,8 +133,13 @@ struct WhisperAligner: Sendable {
         let scale = 1 / Float(heads.count)
         for i in matrix.indices { matrix[i] *= scale }
 
-        weights.decoderNorm.apply(x.pointer, rows: length, into: x.pointer)
-        let probabilities = textProbabilities(hidden: x, firstRow: offset, text: text, eot: eot)
+        let probabilities: [Float]
+        if wanted {
+            weights.decoderNorm.apply(x.pointer, rows: length, into: x.pointer)
+            probabilities = textProbabilities(hidden: x, firstRow: offset, text: text, eot: eot)
+        } else {
+            probabilities = [Float](repeating: 0, count: text.count)
+        }
         return AlignmentEvidence(matrix: matrix, rows: rows, frames: frames, textProbabilities: probabilities)
     }
 

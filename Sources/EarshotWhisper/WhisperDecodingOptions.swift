@@ -45,6 +45,10 @@ public struct WhisperDecodingOptions: Sendable {
     /// Attach word timings to every segment (cross-attention alignment, as faster-whisper's
     /// `word_timestamps=True`).
     public var wordTimestamps = false
+    /// With word timestamps, also compute each word's probability (a vocabulary projection of every text
+    /// token). Callers that only need word times (the pipeline cutting segments) turn it off; words then
+    /// carry probability 0.
+    public var wordProbabilities = true
     /// With word timestamps, these symbols (a word of their own, after a space) join the following word.
     public var prependPunctuations = "\"'“¿([{-"
     /// With word timestamps, these symbols join the preceding word.

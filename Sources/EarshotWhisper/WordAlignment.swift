@@ -157,10 +157,10 @@ extension WhisperModel {
     /// token, the first encoder position where it is attended; a word runs from its first token's
     /// position to the next word's, at 50 positions per second. Times are from the window's start.
     func findAlignment(aligner: WhisperAligner, text: [Int], startSequence: [Int], memory: CrossAttentionMemory,
-                       numFrames: Int, language: String) -> [AlignedWord] {
+                       numFrames: Int, language: String, probabilities: Bool = true) -> [AlignedWord] {
         guard let evidence = aligner.evidence(startSequence: startSequence, noTimestamps: special.noTimestamps,
                                               eot: special.eot, text: text, memory: memory,
-                                              numFrames: numFrames) else { return [] }
+                                              numFrames: numFrames, probabilities: probabilities) else { return [] }
         let path = AlignmentSignal.negativeDTW(evidence.matrix, rows: evidence.rows, columns: evidence.frames)
         let (words, wordTokens) = WordGrouping.splitToWordTokens(text + [special.eot], tokenizer: tokenizer,
                                                                  language: language)
@@ -199,7 +199,8 @@ extension WhisperModel {
         let eot = special.eot
         let pieceText = pieces.map { $0.tokens.filter { $0 < eot } }
         var alignment = findAlignment(aligner: aligner, text: pieceText.flatMap { $0 }, startSequence: startSequence,
-                                      memory: memory, numFrames: numFrames, language: language)
+                                      memory: memory, numFrames: numFrames, language: language,
+                                      probabilities: options.wordProbabilities)
         let durations = alignment.map { $0.end - $0.start }.filter { $0 != 0 }
         let medianDuration = min(0.7, Self.median(durations))
         let maxDuration = medianDuration * 2

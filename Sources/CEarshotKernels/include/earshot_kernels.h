@@ -80,4 +80,7 @@ void ek_gemm_i8(int level, long m, long n0, long n1, long k, const int8_t *qa, l
                 const int8_t *packed, const int32_t *comp, const float *wscale, float *c, long ldc,
                 const float *bias, int accumulate);
 
+/// Median filter of width 7 along one row with reflected edges (`in` and `out` must not overlap; `n` ≥ 4).
+void ek_median7_row(int level, const float *in, float *out, long n);
+
 #endif
