@@ -17,9 +17,11 @@ struct TranscribeCommand: ParsableCommand {
             (mp3, flac, ogg, m4a, opus, …) through ffmpeg. Without --output-dir the transcript goes to \
             standard output; with it, one file per input is written atomically (never half-written).
 
-            By default the audio is streamed through FSMN-VAD into ≤ 30-s chunks that are transcribed in \
-            batches (FunASR's batch_size_s / batch_size_threshold_s), in memory that does not grow with the \
-            recording's length and never crosses --memory-limit. --sequential instead runs faster-whisper's \
+            By default the audio is streamed through FSMN-VAD; the speech (each segment padded by \
+            --speech-pad-s) is packed into ≤ 30-s windows that are transcribed in batches (FunASR's \
+            batch_size_s / batch_size_threshold_s), each window cut back into one segment per utterance on \
+            the recording's timeline, in memory that does not grow with the recording's length and never \
+            crosses --memory-limit. --sequential instead runs faster-whisper's \
             long-form algorithm (30-s windows with seeking, previous text as prompt, beam search, \
             temperature fallback) over the whole file held in memory.
             """)
@@ -99,6 +101,12 @@ struct TranscribeCommand: ParsableCommand {
     @Flag(help: "Decode without timestamp tokens.")
     var withoutTimestamps = false
 
+    @Flag(help: "Word start/end times (cross-attention alignment, as faster-whisper's word_timestamps=True), in json and verbose_json.")
+    var wordTimestamps = false
+
+    @Option(help: "Seconds of audio kept on each side of every VAD speech segment before speech is packed into windows.")
+    var speechPadS: Double?
+
     func validate() throws {
         guard !audio.isEmpty else { throw ValidationError("give at least one audio file") }
         guard TranscriptFormat(rawValue: outputFormat) != nil else {
@@ -111,6 +119,9 @@ struct TranscribeCommand: ParsableCommand {
             }
         }
         guard ["fsmn", "none"].contains(vadMode) else { throw ValidationError("--vad must be fsmn or none") }
+        if let speechPadS, !(0...2).contains(speechPadS) {
+            throw ValidationError("--speech-pad-s must be between 0 and 2 seconds")
+        }
         guard maxSingleSegmentS > 0 else { throw ValidationError("--max-single-segment-s must be positive") }
         guard (batchSizeS ?? 1) > 0 else { throw ValidationError("--batch-size-s must be positive") }
         guard (maxBatchSize ?? 1) >= 1 else { throw ValidationError("--max-batch-size must be at least 1") }
@@ -126,7 +137,7 @@ struct TranscribeCommand: ParsableCommand {
                 ("--memory-limit", memoryLimit != nil), ("--memory-report", memoryReport),
                 ("--max-batch-size", maxBatchSizeGiven), ("--batch-size-s", batchSizeSGiven),
                 ("--batch-size-threshold-s", batchSizeThresholdS != nil || batchSizeTokenThresholdS != nil),
-                ("--strict-batch-cap", strictBatchCap), ("--vad", vadGiven),
+                ("--strict-batch-cap", strictBatchCap), ("--vad", vadGiven), ("--speech-pad-s", speechPadS != nil),
             ]
             if let flag = pipelineOnly.first(where: \.1)?.0 {
                 throw ValidationError("\(flag) applies to the batched pipeline; --sequential holds the whole recording in memory and plans nothing. Drop \(flag) or --sequential")
@@ -157,6 +168,7 @@ struct TranscribeCommand: ParsableCommand {
         options.task = WhisperTask(rawValue: task)!
         options.initialPrompt = initialPrompt
         options.withoutTimestamps = withoutTimestamps
+        options.wordTimestamps = sequential && wordTimestamps
         options.temperatures = temperatures
 
         if let outputDir {
@@ -236,6 +248,8 @@ struct TranscribeCommand: ParsableCommand {
         options.maxBatchSize = maxBatchSize ?? options.maxBatchSize
         options.memoryLimit = try memoryLimit.map { try ByteCount(parsing: $0) }
         options.language = language
+        options.keepWords = wordTimestamps
+        if let speechPadS { options.speechPadSeconds = speechPadS }
         var chunkDecoding = decoding
         chunkDecoding.beamSize = 1
         chunkDecoding.temperatures = [0]

@@ -35,7 +35,7 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
             let segments = transcript.segments.map {
                 SimpleSegment(start: $0.start, end: $0.end, text: $0.text, words: $0.words?.map(SegmentWord.init))
             }
-            return Self.encode(SimpleTranscript(text: transcript.text, segments: segments))
+            return Self.encode(SimpleTranscript(text: transcript.text, language: transcript.language, segments: segments))
         case .verboseJSON:
             let segments = transcript.segments.map {
                 VerboseSegment(id: $0.id - 1, seek: $0.seek, start: $0.start, end: $0.end, text: $0.text,
@@ -104,7 +104,7 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
     private struct SimpleSegment: Encodable {
         let start: Double; let end: Double; let text: String; let words: [SegmentWord]?
     }
-    private struct SimpleTranscript: Encodable { let text: String; let segments: [SimpleSegment] }
+    private struct SimpleTranscript: Encodable { let text: String; let language: String; let segments: [SimpleSegment] }
     private struct VerboseSegment: Encodable {
         let id: Int; let seek: Int; let start: Double; let end: Double; let text: String; let tokens: [Int]
         let temperature: Double; let avg_logprob: Double; let compression_ratio: Double; let no_speech_prob: Double

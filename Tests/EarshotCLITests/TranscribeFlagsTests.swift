@@ -68,4 +68,31 @@ struct TranscribeFlagsTests {
         #expect((30...45).contains(gflop), "encoder GFLOP for one window: \(gflop)")
         #expect((Double(encoder[6]) ?? 0) > 0)
     }
+
+    @Test("json reports the language the pipeline detected, and --word-timestamps gives words on the recording's timeline")
+    func languageAndWords() throws {
+        let base = try CommandRunner.asset("models/whisper-base")
+        let zh = try CommandRunner.asset("audio/zh/asr_example.wav")
+        let detected = try CommandRunner.run(["transcribe", zh, "--model", base, "--output-format", "json", "--no-progress"])
+        #expect(detected.status == 0, "\(detected.stderr)")
+        let zhJSON = try #require(try JSONSerialization.jsonObject(with: Data(detected.stdout.utf8)) as? [String: Any])
+        #expect(zhJSON["language"] as? String == "zh", "\(detected.stdout)")
+
+        let result = try CommandRunner.run(["transcribe", clip, "--model", tiny, "--output-format", "json",
+                                            "--word-timestamps", "--no-progress"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(json["language"] as? String == "en")
+        let segments = try #require(json["segments"] as? [[String: Any]])
+        let words = segments.flatMap { ($0["words"] as? [[String: Any]]) ?? [] }
+        #expect(words.count >= 6, "\(result.stdout)")
+        var previousEnd = 0.0
+        for word in words {
+            let start = try #require(word["start"] as? Double), end = try #require(word["end"] as? Double)
+            #expect(start >= previousEnd - 1e-9 && end >= start && end <= 3.0, "word \(word)")
+            previousEnd = end
+        }
+        let text = words.compactMap { $0["word"] as? String }.joined().lowercased()
+        #expect(text.contains("young man"), "\(text)")
+    }
 }
