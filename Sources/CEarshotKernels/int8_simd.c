@@ -103,7 +103,9 @@ EK_INLINE EK_VNNI void store_panel(const int MI, const __m512i *acc, const float
 }
 
 /// MI rows × NP panels of 16 columns straight from the signed activations (xor 0x80 per broadcast):
-/// MI·NP dpbusd chains. Used for M ≤ 2 (and if the scratch copy cannot be allocated).
+/// MI·NP dpbusd chains. C's lines are prefetched for writing at the start: the tile's loop hides the
+/// write-allocate miss (at M = 1500, N ≥ 1152 C outgrows L2, and under memory contention the 4×4 tile lost
+/// 10–20 % there without it).
 EK_INLINE EK_VNNI void tile_vnni(const int MI, const int NP, long groups, const int8_t *qa, long ldqa,
                                  const float *ascale, const int8_t *w, const int32_t *comp, const float *wscale,
                                  float *c, long ldc, const float *bias, int accumulate, long cols) {
@@ -111,7 +113,10 @@ EK_INLINE EK_VNNI void tile_vnni(const int MI, const int NP, long groups, const 
     #pragma clang loop unroll(full)
     for (int i = 0; i < MI; i++)
         #pragma clang loop unroll(full)
-        for (int p = 0; p < NP; p++) acc[p][i] = _mm512_setzero_si512();
+        for (int p = 0; p < NP; p++) {
+            acc[p][i] = _mm512_setzero_si512();
+            if (16 * p < cols) _mm_prefetch((const char *)(c + i * ldc + 16 * p), _MM_HINT_ET0);
+        }
     const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
     long pstride = groups * 64;
     for (long g = 0; g < groups; g++) {
@@ -175,13 +180,15 @@ static EK_VNNI void gemm_vnni_direct(long m, long n0, long n1, long groups, cons
     }
 }
 
-// M ≥ 3: blocks of MC rows are first copied as unsigned bytes (q xor 0x80), so every broadcast is a plain
-// vpbroadcastd load (no xor, no shuffle). Micro-tile: up to MR = 6 rows × 4 panels (64 columns) = 24
-// accumulators + 4 weight vectors, 24 dpbusd per 4 weight loads and 6 broadcasts (the old 4×4 tile: 16 dpbusd
-// per 4 loads, 4 broadcasts, 4 xors, 4 moves). For each 64-column sliver the 16 tiles of a block reuse the
-// sliver from L1/L2 (MC·K bytes of activations stay in L2).
+// 3 ≤ M ≤ 16 (batched decoder): the activation rows are first copied as unsigned bytes (q xor 0x80), so every
+// broadcast is a plain vpbroadcastd load, and the micro-tile is up to MR = 6 rows × 4 panels (64 columns): 24
+// dpbusd per 4 weight loads and 6 broadcasts, one pass over the weights for up to 6 rows. The first tile of each
+// 64-column sliver prefetches the next sliver: these weights are streamed once per decoding step and come from
+// DRAM, which the 4×4 tile could not hide (measured: +40–65 % there, −5–20 % if the weights are cache-hot).
+// For larger M the 4×4 tile is as fast (it runs at the dpbusd peak in L1) and needs no copy.
 #define I8_MR 6
 #define I8_MC 96
+#define I8_ROWS_MAX 16
 
 /// Copies `rows` activation rows as unsigned bytes, 4·groups bytes per row.
 EK_INLINE EK_VNNI void copy_a_u8(long rows, long groups, const int8_t *qa, long ldqa, uint8_t *ap) {
@@ -198,10 +205,8 @@ EK_INLINE EK_VNNI void copy_a_u8(long rows, long groups, const int8_t *qa, long 
 }
 
 /// MI rows × 4 panels over unsigned activations `ap` (row stride `lda`); `off[p]` is panel p's byte offset from
-/// `w` (a column tail repeats its last panel: computed, not stored).
-/// Prefetches: C's lines for writing at the start (the tile's loop hides the write-allocate miss: +10–20 % at
-/// M = 1500, N ≥ 1152, where C outgrows L2); with PF, the next 64-column sliver (4·groups lines from `pf`),
-/// which the decoder's small M cannot otherwise hide when the weights come from DRAM.
+/// `w` (a column tail repeats its last panel: computed, not stored). C is prefetched as in tile_vnni; with PF,
+/// the next sliver's 4·groups lines from `pf` are prefetched, 4 per group.
 EK_INLINE EK_VNNI void tile_u8(const int MI, const int PF, long groups, const uint8_t *ap, long lda,
                                const float *ascale, const int8_t *w, const long *off, const int32_t *comp,
                                const float *wscale, float *c, long ldc, const float *bias, int accumulate, long cols,
@@ -253,9 +258,7 @@ static EK_VNNI void gemm_vnni_rows(long m, long n0, long n1, long groups, const 
             long cols = n1 - j, np = cols >= 64 ? 4 : (cols + 15) / 16, off[4];
             for (int p = 0; p < 4; p++) off[p] = (p < np ? p : np - 1) * pstride;
             const float *bj = bias ? bias + j : 0;
-            // Small M (decoder): the first tile of each sliver prefetches the next one. For large M the
-            // sliver stays in L2 for all MC-blocks after the first; the prefetches only cost there.
-            const int8_t *pf = m <= 16 && cols > 64 ? w + 4 * pstride : 0;
+            const int8_t *pf = cols > 64 ? w + 4 * pstride : 0;
             for (long t = 0; t < mc; t += I8_MR) {
                 long i = i0 + t;
 #define TILE_U8(MI)                                                                                              \
@@ -283,7 +286,7 @@ EK_VNNI void ek_gemm_i8_vnni(long m, long n0, long n1, long k, const int8_t *qa,
                              const int8_t *packed, const int32_t *comp, const float *wscale, float *c, long ldc,
                              const float *bias, int accumulate) {
     long groups = (k + 3) / 4;
-    uint8_t *ap = m >= 3 ? ek_scratch(5, (size_t)I8_MC * (size_t)groups * 4) : 0;
+    uint8_t *ap = m >= 3 && m <= I8_ROWS_MAX ? ek_scratch(5, (size_t)I8_MC * (size_t)groups * 4) : 0;
     if (ap) gemm_vnni_rows(m, n0, n1, groups, qa, ldqa, ascale, packed, comp, wscale, c, ldc, bias, accumulate, ap);
     else gemm_vnni_direct(m, n0, n1, groups, qa, ldqa, ascale, packed, comp, wscale, c, ldc, bias, accumulate);
 }

@@ -12,12 +12,13 @@ struct Int8GemmTests {
         var testDescription: String { "\(m)×\(n)×\(k)" }
     }
 
-    /// M around the tile heights (1–8, 13) and the 96-row block (97, 203); N not a multiple of 16, 64 or 128
+    /// M around the tile heights and path limits (1–8, 13, 16, 17, 97, 203); N not a multiple of 16, 64 or 128
     /// (and above 128 for the decoder's 8-panel tiles); K not a multiple of 4 (zero-padded group).
     static let shapes: [Shape] = [
         .init(m: 1, n: 1, k: 1), .init(m: 1, n: 300, k: 37), .init(m: 2, n: 271, k: 130), .init(m: 3, n: 129, k: 385),
         .init(m: 4, n: 47, k: 64), .init(m: 5, n: 200, k: 9), .init(m: 6, n: 65, k: 131), .init(m: 7, n: 83, k: 20),
-        .init(m: 8, n: 190, k: 255), .init(m: 13, n: 161, k: 77), .init(m: 97, n: 70, k: 250),
+        .init(m: 8, n: 190, k: 255), .init(m: 13, n: 161, k: 77), .init(m: 16, n: 130, k: 21),
+        .init(m: 17, n: 64, k: 100), .init(m: 97, n: 70, k: 250),
         .init(m: 203, n: 113, k: 1030),
     ]
 
