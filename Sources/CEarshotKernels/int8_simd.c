@@ -286,7 +286,8 @@ EK_VNNI void ek_gemm_i8_vnni(long m, long n0, long n1, long k, const int8_t *qa,
                              const int8_t *packed, const int32_t *comp, const float *wscale, float *c, long ldc,
                              const float *bias, int accumulate) {
     long groups = (k + 3) / 4;
-    uint8_t *ap = m >= 3 && m <= I8_ROWS_MAX ? ek_scratch(5, (size_t)I8_MC * (size_t)groups * 4) : 0;
+    long rows = m < I8_MC ? m : I8_MC;
+    uint8_t *ap = m >= 3 && m <= I8_ROWS_MAX ? ek_scratch(5, (size_t)rows * (size_t)groups * 4) : 0;
     if (ap) gemm_vnni_rows(m, n0, n1, groups, qa, ldqa, ascale, packed, comp, wscale, c, ldc, bias, accumulate, ap);
     else gemm_vnni_direct(m, n0, n1, groups, qa, ldqa, ascale, packed, comp, wscale, c, ldc, bias, accumulate);
 }
