@@ -5,7 +5,7 @@
 
 #define EK_AVX512_TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"
 #define EK_AVX512 __attribute__((target(EK_AVX512_TARGET)))
-#define EK_VNNI __attribute__((target(EK_AVX512_TARGET ",avx512vnni")))
+#define EK_VNNI __attribute__((target(EK_AVX512_TARGET ",avx512vnni,prfchw")))
 #define EK_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define EK_INLINE static inline __attribute__((always_inline))
 
@@ -21,7 +21,8 @@
 typedef void (*ek_ukernel_fn)(long kc, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
                               int load_c, const float *bias);
 
-/// Thread-local 64-byte aligned scratch buffer `slot` (0..5: 0–1 GEMM packing, 2 attention scores, 3–4 packed K/V) of at least `bytes` bytes.
+/// Thread-local 64-byte aligned scratch buffer `slot` (0..5: 0–1 GEMM packing, 2 attention scores, 3–4 packed
+/// K/V, 5 int8 GEMM activations) of at least `bytes` bytes.
 void *ek_scratch(int slot, size_t bytes);
 float ek_half_to_float_scalar(uint16_t h);
 
