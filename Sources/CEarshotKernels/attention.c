@@ -14,7 +14,7 @@
 /// Transposed reduction of 16 accumulators: lane j of the result is the horizontal sum of `s[j]`, added in
 /// the same order as `_mm512_reduce_add_ps` (halves of 256, 128, 64 and 32 bits), so scores are
 /// bit-identical to the small-M GEMM's one-key-at-a-time reduction. 45 shuffles/adds instead of 16×8.
-EK_INLINE EK_AVX512 __m512 reduce16(const __m512 *s) {
+EK_AVX512 __m512 ek_reduce16_avx512(const __m512 *s) {
     __m512 u[4];
 #pragma clang loop unroll(full)
     for (int g = 0; g < 4; g++) {
@@ -61,7 +61,7 @@ static EK_AVX512 void qk_stream_avx512(long m, long n, long dim, const float *q,
                 for (int t = 0; t < 16; t++)
                     acc[t] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(mk, kb + t * ldk + p), acc[t]);
             }
-            _mm512_storeu_ps(s + i * lds + j, reduce16(acc));
+            _mm512_storeu_ps(s + i * lds + j, ek_reduce16_avx512(acc));
         }
     }
     if (j < n) ek_smallm_t_avx512(m, n - j, dim, q, ldq, key + j * ldk, ldk, 0, s + j, lds, NULL, 0);

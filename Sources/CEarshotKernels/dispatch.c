@@ -37,7 +37,7 @@ int ek_level(void) {
     return level;
 }
 
-static _Thread_local struct { void *p; size_t cap; } slots[6];
+static _Thread_local struct { void *p; size_t cap; } slots[8];
 
 void *ek_scratch(int slot, size_t bytes) {
     if (slots[slot].cap < bytes) {

@@ -21,9 +21,14 @@
 typedef void (*ek_ukernel_fn)(long kc, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
                               int load_c, const float *bias);
 
-/// Thread-local 64-byte aligned scratch buffer `slot` (0..5: 0–1 GEMM packing, 2 attention scores, 3–4 packed
-/// K/V, 5 int8 GEMM activations) of at least `bytes` bytes.
+/// Thread-local 64-byte aligned scratch buffer `slot` (0..7: 0–1 GEMM packing, 2 attention scores, 3–4 packed
+/// K/V, 5 int8 GEMM activations, 6–7 widened half K/V) of at least `bytes` bytes.
 void *ek_scratch(int slot, size_t bytes);
+#ifdef __clang__
+#include <immintrin.h>
+/// Lane j = horizontal sum of `s[j]` for 16 vectors, in `_mm512_reduce_add_ps`'s order (attention.c).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))) __m512 ek_reduce16_avx512(const __m512 *s);
+#endif
 float ek_half_to_float_scalar(uint16_t h);
 
 void ek_ukernel_avx512(long, const float *, const float *, float *, long, int, int, int, const float *);

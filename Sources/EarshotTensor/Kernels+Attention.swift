@@ -6,7 +6,8 @@ extension Kernels {
     /// `query` is `[queryCount][heads·headDim]` (row stride `queryStride`), `key`/`value` are
     /// `[keyCount][heads·headDim]`; head `h` occupies columns `h·headDim ..< (h+1)·headDim`.
     /// With `causalOffset = o`, query `i` sees keys `0 ... o + i` (decoder self-attention with a KV cache
-    /// holding `o` earlier positions); `nil` means no mask.
+    /// holding `o` earlier positions); `nil` means no mask. Keys and values may instead be IEEE halves
+    /// (`halfKeyValues`, unmasked problems only), widened exactly inside the kernel.
     public struct AttentionProblem {
         public var query: UnsafePointer<Float>
         public var queryStride: Int
@@ -19,6 +20,21 @@ extension Kernels {
         public var queryCount: Int
         public var keyCount: Int
         public var causalOffset: Int?
+        /// Keys and values stored as IEEE half bit patterns, one row stride for both; when set, `key` and
+        /// `value` are not read.
+        public var halfKeyValues: (key: UnsafePointer<UInt16>, value: UnsafePointer<UInt16>, stride: Int)?
+
+        /// An unmasked problem whose keys and values are IEEE halves (`[keyCount][heads·headDim]`, stride
+        /// `keyValueStride`).
+        public init(query: UnsafePointer<Float>, queryStride: Int, halfKeys: UnsafePointer<UInt16>,
+                    halfValues: UnsafePointer<UInt16>, keyValueStride: Int, output: UnsafeMutablePointer<Float>,
+                    outputStride: Int, queryCount: Int, keyCount: Int) {
+            // The fp32 fields are never read for such a problem; they point at the query only to be valid.
+            self.init(query: query, queryStride: queryStride, key: query, keyStride: 0, value: query, valueStride: 0,
+                      output: output, outputStride: outputStride, queryCount: queryCount, keyCount: keyCount,
+                      causalOffset: nil)
+            halfKeyValues = (halfKeys, halfValues, keyValueStride)
+        }
 
         public init(query: UnsafePointer<Float>, queryStride: Int, key: UnsafePointer<Float>, keyStride: Int,
                     value: UnsafePointer<Float>, valueStride: Int, output: UnsafeMutablePointer<Float>,
@@ -96,6 +112,13 @@ extension Kernels {
                 let block = c.causalOffset == nil ? c.queryCount : min(c.queryCount, attentionQueryBlock)
                 let rows = min(block, c.queryCount - q0)
                 let visible = c.causalOffset.map { min(c.keyCount, $0 + q0 + rows) } ?? c.keyCount
+                if let half = c.halfKeyValues {
+                    ek_attention_head_f16kv(level, rows, max(visible, 0), headDim,
+                                            c.query + q0 * c.queryStride + h * headDim, c.queryStride,
+                                            half.key + h * headDim, half.value + h * headDim, half.stride,
+                                            c.output + q0 * c.outputStride + h * headDim, c.outputStride, scale)
+                    continue
+                }
                 ek_attention_head(level, rows, max(visible, 0), headDim,
                                   c.query + q0 * c.queryStride + h * headDim, c.queryStride,
                                   c.key + h * headDim, c.keyStride, c.value + h * headDim, c.valueStride,

@@ -57,7 +57,12 @@ extension Kernels {
         ek_add_scalar(ek_level(), x, count, c)
     }
 
-    /// Widens IEEE half bit patterns to fp32.
+    /// Narrows fp32 to IEEE half bit patterns, rounding to nearest even (F16C `vcvtps2ph`, numpy `float16`).
+    public static func convertFloatToHalf(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, count: Int) {
+        ek_float_to_half(ek_level(), src, dst, count)
+    }
+
+    /// IEEE half bit patterns to fp32 (exact).
     public static func convertHalfToFloat(_ src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Float>, count: Int) {
         ek_half_to_float(ek_level(), src, dst, count)
     }

@@ -27,3 +27,18 @@ extension Array where Element == Float {
         try withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 }
+
+/// An owned buffer of IEEE half bit patterns (fp16 weights converted at load, cross-attention memory).
+final class HalfBuffer: @unchecked Sendable {
+    let count: Int
+    let pointer: UnsafeMutablePointer<UInt16>
+
+    init(count: Int) {
+        self.count = max(count, 1)
+        pointer = .allocate(capacity: self.count)
+    }
+
+    deinit { pointer.deallocate() }
+
+    var byteCount: Int { count * MemoryLayout<UInt16>.size }
+}

@@ -49,14 +49,16 @@ struct WhisperAligner: Sendable {
     ///   per-worker score blocks (threads · (min(L, 64) · F + min(L, 256) · L), cross- and self-attention);
     /// - one block of logits (4 · vocabulary) and the token probabilities;
     /// - DTW: two cost columns, the one-byte trace (L+1)(F+1), the path (twice, (L+F) pairs) and the median
-    ///   filter's row.
+    ///   filter's row;
+    /// - one layer of cross-attention keys/values widened to fp32 when the memory holds halves (F · 2d).
     static func scratchBytes(_ dims: WhisperDimensions, tokens: Int, frames: Int, threads: Int) -> Int {
         let d = dims.width, l = tokens, f = frames
         let activations = (8 * l * d + l * dims.ffnWidth) * 4
         let attention = (2 * l * f + max(threads, 1) * (min(l, crossAttentionRows) * f + min(l, 256) * l)) * 4
         let logits = (logitRows * dims.vocabularySize + l) * 4
         let dtw = 2 * (l + 1) * 4 + (l + 1) * (f + 1) + 2 * (l + f) * 16 + (f + medianFilterWidth) * 4
-        return activations + attention + logits + dtw
+        let widened = dims.audioContext * 2 * d * 4
+        return activations + attention + logits + dtw + widened
     }
 
     /// Runs the alignment pass for one window.
@@ -91,6 +93,8 @@ struct WhisperAligner: Sendable {
         let scaledQuery = FloatBuffer(count: length * headDim)
         var scores = [Float](repeating: 0, count: length * frames)
         var matrix = [Float](repeating: 0, count: rows * frames)
+        // One layer of the window's keys/values in fp32 when the memory holds halves.
+        let widened = FloatBuffer(count: memory.isHalf ? memory.positions * 2 * d : 1)
 
         for (l, layer) in weights.decoderLayers.enumerated() {
             layer.selfNorm.apply(x.pointer, rows: length, into: normed.pointer)
@@ -103,7 +107,7 @@ struct WhisperAligner: Sendable {
 
             layer.crossNorm.apply(x.pointer, rows: length, into: normed.pointer)
             layer.crossQuery.apply(normed.pointer, rows: length, into: query.pointer)
-            let kv = memory.layers[l].pointer
+            let kv = memory.floatLayer(l, scratch: widened)
             // In blocks of query rows, which bounds the kernel's score scratch (rows × 1500 per worker).
             for first in stride(from: 0, to: length, by: Self.crossAttentionRows) {
                 let count = min(Self.crossAttentionRows, length - first)

@@ -4,16 +4,37 @@ import EarshotTensor
 /// (keys in the first `width` columns, values in the rest). Computed once per window and shared by every
 /// hypothesis decoded against it.
 final class CrossAttentionMemory: @unchecked Sendable {
+    /// fp32 keys/values per layer (empty when the memory is held in half precision).
     let layers: [FloatBuffer]
+    /// The same as IEEE halves, per layer (empty when held in fp32). Half the bytes a decoding step streams
+    /// and half the memory a chunk holds; used at int8 and fp16 precision.
+    let halfLayers: [HalfBuffer]
     let positions: Int
 
     init(layers: [FloatBuffer], positions: Int) {
         self.layers = layers
+        self.halfLayers = []
         self.positions = positions
     }
 
-    var byteCount: Int { layers.reduce(0) { $0 + $1.byteCount } }
+    init(halfLayers: [HalfBuffer], positions: Int) {
+        self.layers = []
+        self.halfLayers = halfLayers
+        self.positions = positions
+    }
+
+    var isHalf: Bool { !halfLayers.isEmpty }
+
+    var byteCount: Int { layers.reduce(0) { $0 + $1.byteCount } + halfLayers.reduce(0) { $0 + $1.byteCount } }
+
+    /// Layer `l`'s keys and values as fp32 `[positions][2·width]`, widened into `scratch` when held as halves.
+    func floatLayer(_ l: Int, scratch: FloatBuffer) -> UnsafePointer<Float> {
+        guard isHalf else { return UnsafePointer(layers[l].pointer) }
+        Kernels.convertHalfToFloat(halfLayers[l].pointer, into: scratch.pointer, count: halfLayers[l].count)
+        return UnsafePointer(scratch.pointer)
+    }
 }
+
 
 /// The self-attention KV cache of one decoded sequence: per layer, keys and values for every position so
 /// far, `[textContext][width]` each, allocated once at full context length.
@@ -61,8 +82,19 @@ struct WhisperDecoder: Sendable {
     let dims: WhisperDimensions
 
     /// Projects an encoder output (`[audioContext][width]`) into every layer's cross-attention keys/values.
-    func crossAttentionMemory(encoderOutput: UnsafePointer<Float>) -> CrossAttentionMemory {
+    /// With `half`, the keys/values are rounded to IEEE halves (nearest even) after the projection.
+    func crossAttentionMemory(encoderOutput: UnsafePointer<Float>, half: Bool = false) -> CrossAttentionMemory {
         let t = dims.audioContext, d = dims.width
+        if half {
+            let scratch = FloatBuffer(count: t * 2 * d)
+            let layers = weights.decoderLayers.map { layer -> HalfBuffer in
+                layer.crossKeyValue.apply(encoderOutput, rows: t, into: scratch.pointer)
+                let kv = HalfBuffer(count: t * 2 * d)
+                Kernels.convertFloatToHalf(scratch.pointer, into: kv.pointer, count: t * 2 * d)
+                return kv
+            }
+            return CrossAttentionMemory(halfLayers: layers, positions: t)
+        }
         let layers = weights.decoderLayers.map { layer -> FloatBuffer in
             let kv = FloatBuffer(count: t * 2 * d)
             layer.crossKeyValue.apply(encoderOutput, rows: t, into: kv.pointer)
@@ -135,6 +167,14 @@ struct WhisperDecoder: Sendable {
             layer.crossQuery.apply(normed.pointer, rows: rows, into: query.pointer)
             problems.removeAll(keepingCapacity: true)
             for (i, input) in inputs.enumerated() {
+                if input.memory.isHalf {
+                    let kv = UnsafePointer(input.memory.halfLayers[l].pointer)
+                    problems.append(Kernels.AttentionProblem(
+                        query: query.pointer + rowStart[i] * d, queryStride: d, halfKeys: kv, halfValues: kv + d,
+                        keyValueStride: 2 * d, output: attended.pointer + rowStart[i] * d, outputStride: d,
+                        queryCount: input.tokens.count, keyCount: input.memory.positions))
+                    continue
+                }
                 let kv = input.memory.layers[l].pointer
                 problems.append(Kernels.AttentionProblem(
                     query: query.pointer + rowStart[i] * d, queryStride: d,

@@ -58,12 +58,13 @@ extension WhisperModel {
         // The chunk's own mel (frames + 1) and the FFT's double-precision frame spectra.
         let chunkFeatures = bands * (windowFrames + 1) * 4 + (windowFrames + 1) * 201 * 2 * 8
         let encoderOutput = t * d * 4
-        let crossKV = dimensions.decoderLayers * t * 2 * d * 4
+        let crossKV = dimensions.decoderLayers * t * 2 * d * (halfCrossAttention ? 2 : 4)
         let selfKV = 2 * dimensions.decoderLayers * dimensions.textContext * d * 4
         let logits = dimensions.vocabularySize * 4
         let decoderScratch = (6 * d + dimensions.ffnWidth) * 4 * 4
         var cost = WhisperBatchCost(features: window + chunkFeatures,
-                                    encoderActivations: encoder.scratchBytes + encoderOutput,
+                                    encoderActivations: encoder.scratchBytes + encoderOutput
+                                        + (halfCrossAttention ? t * 2 * d * 4 : 0),   // fp32 K/V before rounding
                                     decoderActivationsPerChunk: decoderScratch, kvCachePerChunk: crossKV + selfKV,
                                     outputsPerChunk: logits)
         if wordTimestamps {

@@ -67,10 +67,15 @@ public final class WhisperModel: Sendable {
     /// Mel frames per window.
     public var windowFrames: Int { 2 * dimensions.audioContext } // N_FRAMES = 3000
 
+    /// Whether cross-attention keys/values are held as IEEE halves: at int8 and fp16 precision (half the
+    /// memory per chunk and half the bytes each decoding step streams); fp32 keeps them in fp32, so its
+    /// output stays equal to faster-whisper float32.
+    var halfCrossAttention: Bool { precision == .int8 || precision == .float16 }
+
     /// Encodes one mel window (`melBands × windowFrames`, band-major).
     func encode(window: UnsafePointer<Float>) -> CrossAttentionMemory {
         let encoded = encoder.encode(mel: window, frames: windowFrames)
-        return decoder.crossAttentionMemory(encoderOutput: encoded.pointer)
+        return decoder.crossAttentionMemory(encoderOutput: encoded.pointer, half: halfCrossAttention)
     }
 
     /// Language probabilities for an encoded window, best first (CTranslate2 `detect_language`: the

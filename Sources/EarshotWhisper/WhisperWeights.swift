@@ -96,12 +96,6 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
     }
 }
 
-/// IEEE half bit patterns owned by the model (fp32 checkpoints narrowed to fp16).
-final class HalfBuffer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<UInt16>
-    init(count: Int) { pointer = .allocate(capacity: max(count, 1)) }
-    deinit { pointer.deallocate() }
-}
 
 /// One encoder block: pre-norm self-attention and feed-forward.
 struct EncoderLayerWeights: Sendable {

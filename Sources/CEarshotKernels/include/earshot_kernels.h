@@ -80,6 +80,12 @@ void ek_gemm_i8(int level, long m, long n0, long n1, long k, const int8_t *qa, l
                 const int8_t *packed, const int32_t *comp, const float *wscale, float *c, long ldc,
                 const float *bias, int accumulate);
 
+/// fp32 to IEEE half bit patterns, rounding to nearest even (as F16C's vcvtps2ph and numpy's float16).
+void ek_float_to_half(int level, const float *src, uint16_t *dst, long n);
+/// `ek_attention_head` (no mask) with keys and values stored as IEEE halves, row stride `ldkv` for both;
+/// the head's keys and values are widened exactly into thread-local scratch first.
+void ek_attention_head_f16kv(int level, long rows, long keys, long dim, const float *q, long ldq, const uint16_t *k,
+                             const uint16_t *v, long ldkv, float *out, long ldo, float scale);
 /// Median filter of width 7 along one row with reflected edges (`in` and `out` must not overlap; `n` ≥ 4).
 void ek_median7_row(int level, const float *in, float *out, long n);
 
