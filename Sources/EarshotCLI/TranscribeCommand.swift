@@ -92,8 +92,8 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: "transcribe or translate (into English; multilingual models only).")
     var task: String = "transcribe"
 
-    @Option(help: "Weight precision in memory: fp32, fp16 (fp32 accumulation), int8 (quantized per output row), or stored (as the checkpoint holds them).")
-    var precision: String = "fp32"
+    @Option(help: "Weight precision in memory: int8 (default; CTranslate2's int8 rules, as faster-whisper compute_type=int8), fp32 (token-for-token equal to faster-whisper float32), fp16 (fp32 accumulation), or stored (as the checkpoint holds them).")
+    var precision: String = "int8"
 
     @Option(help: "Text to condition the first window on.")
     var initialPrompt: String?

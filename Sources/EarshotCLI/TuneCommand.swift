@@ -22,8 +22,8 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Whisper model directory. Default: the cached tiny.en.")
     var model: String?
 
-    @Option(help: "Weight precision: fp32, fp16 or int8.")
-    var precision: String = "fp32"
+    @Option(help: "Weight precision: int8 (default, as transcribe), fp32 or fp16.")
+    var precision: String = "int8"
 
     @Option(help: "Seconds of the recording to use for each trial.")
     var seconds: Double = 180

@@ -53,6 +53,20 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_DONTNEED)
     }
 
+    /// Drops the resident pages that lie wholly inside `region` (a part of this mapping), as
+    /// `dropResidentPages()` does for the whole file; pages shared with neighbouring bytes stay. Lets a loader
+    /// release each tensor's mapped pages as soon as it has converted the tensor, so the converted copies and
+    /// the mapped originals are never all resident at once.
+    public func dropResidentPages(of region: UnsafeRawPointer, byteCount: Int) {
+        guard let base = bytes.baseAddress, byteCount > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = max(Int(bitPattern: region), Int(bitPattern: base))
+        let end = min(Int(bitPattern: region) + byteCount, Int(bitPattern: base) + bytes.count)
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, last - first, MADV_DONTNEED)
+    }
+
     deinit {
         if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)

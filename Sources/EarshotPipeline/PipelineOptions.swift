@@ -15,12 +15,15 @@ public struct PipelineOptions: Sendable {
     public var batchSizeThresholdSeconds: Double = 60
     /// Never let a batch exceed `batchSizeSeconds` (FunASR admits the chunk that crosses it).
     public var strictCap = false
-    /// Upper bound on chunks per batch, whatever the budget allows. 8 keeps the peak independent of the
-    /// recording's length (a 5-minute file already fills batches of 8) while still sharing each decoder step's
-    /// weight reads across 8 chunks.
-    public var maxBatchSize = 8
-    /// Chunks gathered before they are sorted by duration and planned (bounded; not the whole file).
-    public var lookAheadChunks = 16
+    /// Upper bound on chunks per batch, whatever the budget allows. 4 keeps the peak independent of the
+    /// recording's length and under a fifth of faster-whisper's batched peak, while sharing each decoder
+    /// step's weight reads across 4 chunks; larger batches were not faster on 2 cores, because each chunk's
+    /// cross-attention keys/values are streamed every step whatever the batch (docs/performance.md).
+    public var maxBatchSize = 4
+    /// Chunks gathered before they are sorted by duration and planned (bounded; not the whole file);
+    /// `nil` is twice the batch size. Packed windows are nearly all 25–30 s long, so sorting a longer
+    /// look-ahead buys little and each waiting chunk holds 1.9 MB of audio.
+    public var lookAheadChunks: Int?
     /// The process's peak resident memory must stay at or under this (weights included).
     public var memoryLimit: ByteCount?
     /// Spoken language; detected from the first chunk when `nil` (multilingual models).

@@ -101,11 +101,11 @@ public final class StreamingTranscriber {
                 throw PipelineError("memory limit \(limit) is below the smallest workable limit for this model: \(ByteCount(smallest)) (weights and runtime \(ByteCount(baseline)), one chunk \(ByteCount(cost.fixed + cost.perChunk))); raise --memory-limit or use a smaller model")
             }
             batchCap = min(cap, options.maxBatchSize)
-            lookAhead = max(batchCap, min(options.lookAheadChunks, (available - batchCap * cost.perChunk) / chunkAudio))
+            lookAhead = max(batchCap, min(options.lookAheadChunks ?? 2 * batchCap, (available - batchCap * cost.perChunk) / chunkAudio))
             ledger = MemoryLedger(limit: ByteCount(limit.bytes - Self.safetyMargin))
         } else {
             batchCap = options.maxBatchSize
-            lookAhead = max(batchCap, options.lookAheadChunks)
+            lookAhead = max(batchCap, options.lookAheadChunks ?? 2 * batchCap)
             ledger = MemoryLedger(limit: nil)
         }
         // The resident baseline is held for the whole run: the weights (mapped and owned) and the rest

@@ -8,7 +8,13 @@ struct LinearLayer: Sendable {
 
     init(_ checkpoint: CTranslate2Checkpoint, _ prefix: String, outputs: Int, inputs: Int,
          precision: WeightPrecision) throws(CheckpointError) {
-        weight = try precision.convert(checkpoint.weightMatrix("\(prefix)/weight", expectedShape: [outputs, inputs]))
+        let stored = try checkpoint.weightMatrix("\(prefix)/weight", expectedShape: [outputs, inputs])
+        weight = precision.convert(stored)
+        // A converted copy no longer needs the mapped original: release its pages now rather than after the
+        // whole model is loaded, so load-time peak memory is the copies plus one tensor, not both models.
+        if weight.storage.isDistinct(from: stored.storage), let region = stored.storage.mappedRegion(of: stored) {
+            checkpoint.file.dropResidentPages(of: region.pointer, byteCount: region.bytes)
+        }
         bias = try checkpoint.floats("\(prefix)/bias", expectedCount: outputs)
     }
 
@@ -163,6 +169,10 @@ struct WhisperWeights: Sendable {
         // At int8 CTranslate2 looks tokens up in the quantized table (Embeddings, src/layers/common.cc), so the
         // lookup reads the packed rows back; otherwise the stored rows are exact.
         embeddingTable = precision == .int8 ? embeddings : embeddingsStored
+        if precision == .int8, embeddings.storage.isDistinct(from: embeddingsStored.storage),
+           let region = embeddingsStored.storage.mappedRegion(of: embeddingsStored) {
+            c.file.dropResidentPages(of: region.pointer, byteCount: region.bytes)
+        }
         decoderPositions = try c.floats("decoder/position_encodings/encodings", expectedCount: dims.textContext * d)
         var decoderLayers: [DecoderLayerWeights] = []
         for i in 0..<dims.decoderLayers {
@@ -224,6 +234,17 @@ struct WhisperWeights: Sendable {
 }
 
 extension WeightMatrix.Storage {
+    /// Where the elements of `matrix` (whose storage this is) lie, for unpacked storages.
+    func mappedRegion(of matrix: WeightMatrix) -> (pointer: UnsafeRawPointer, bytes: Int)? {
+        let count = matrix.outputs * matrix.inputs
+        switch self {
+        case .float32(let p): return (UnsafeRawPointer(p), count * 4)
+        case .float16(let p): return (UnsafeRawPointer(p), count * 2)
+        case .int8(let values, _): return (UnsafeRawPointer(values), count)
+        case .packedInt8: return nil
+        }
+    }
+
     /// Whether two storages hold different memory (a converted copy rather than the same mapping).
     func isDistinct(from other: WeightMatrix.Storage) -> Bool {
         switch (self, other) {
