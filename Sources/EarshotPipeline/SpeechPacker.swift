@@ -125,7 +125,8 @@ struct WindowPacker {
     enum Step: Equatable {
         /// Append this recording range to the open window; `speech` is the VAD segment inside it, unpadded.
         case piece(Range<Int>, speech: Range<Int>)
-        /// Mark an utterance boundary at this recording sample (inside the piece just appended).
+        /// Mark an utterance boundary at this recording sample: inside the stretch formed by the piece just
+        /// appended and the contiguous piece before it.
         case boundary(Int)
         /// Close the open window (it becomes one Whisper chunk).
         case close
@@ -141,6 +142,8 @@ struct WindowPacker {
     private var lastWasInWindow = false
     /// End of the last speech segment before padding.
     private var lastSpeechEnd: Int?
+    /// Start of the stretch of contiguous pieces that the open window's last piece belongs to.
+    private var stretchStart = 0
 
     init(capacity: Int, pad: Int, gap: Int) {
         precondition(capacity > 0 && pad >= 0 && gap >= 0 && gap < capacity)
@@ -173,10 +176,16 @@ struct WindowPacker {
                 // An empty window and still too long: split off a window-sized part.
             }
             let take = min(length, capacity - used - spacing)
-            if contiguous, let previous = previousSpeechEnd {
-                steps.append(.boundary((previous + max(speech.lowerBound, previous)) / 2))
-            }
             steps.append(.piece(pieceStart..<(pieceStart + take), speech: speech))
+            // After the piece: the time map has merged it with the previous one, so the boundary (halfway
+            // through the silence, or the seam itself when the segments touch) lies inside the stretch —
+            // unless the midpoint fell in an earlier window, where the seam is the boundary.
+            if contiguous, let previous = previousSpeechEnd {
+                let midpoint = (previous + max(speech.lowerBound, previous)) / 2
+                steps.append(.boundary(midpoint > stretchStart ? midpoint : pieceStart))
+            } else {
+                stretchStart = pieceStart
+            }
             used += spacing + take
             pieceStart += take
             lastEnd = pieceStart

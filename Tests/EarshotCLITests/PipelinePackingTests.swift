@@ -29,7 +29,14 @@ struct PipelinePackingTests {
                 #expect(range.overlaps((speech.lowerBound - pad)..<(speech.upperBound + pad)), "a piece holds part of its padded speech")
                 current.append(range)
             case .boundary(let sample):
-                #expect(current.last.map { $0.contains(sample) } ?? false, "a boundary must fall in the last piece")
+                // Strictly inside the stretch of contiguous pieces that ends with the last one (the time map
+                // merges them), never at its start.
+                let last = current.last
+                var first = current.count - 1
+                while first > 0 && current[first - 1].upperBound == current[first].lowerBound { first -= 1 }
+                let stretchStart = current.isEmpty ? nil : current[first].lowerBound
+                #expect(last.map { sample < $0.upperBound } ?? false, "a boundary must fall before the last piece's end")
+                #expect(stretchStart.map { sample > $0 } ?? false, "a boundary must fall after the stretch's start: \(sample) in \(current)")
                 boundaries.append(sample)
             case .close:
                 windows.append(current)
@@ -93,8 +100,8 @@ struct PipelinePackingTests {
 
     @Test("random streams: windows fit, pieces are in order, never overlap, and cover all padded speech")
     func randomStreams() {
-        var generator = SystemRandomNumberGenerator()
-        for trial in 0..<200 {
+        var generator = SeededGenerator(seed: 2026)
+        for trial in 0..<1000 {
             let pad = [0, 1600, 3200, 6400][trial % 4]
             let gap = [0, 800, 3200][trial % 3]
             var segments: [(Double, Double)] = []
@@ -102,7 +109,8 @@ struct PipelinePackingTests {
             for _ in 0..<Int.random(in: 1..<40, using: &generator) {
                 let length = Double.random(in: 0.05..<(trial % 5 == 0 ? 45 : 12), using: &generator)
                 segments.append((t, t + length))
-                t += length + Double.random(in: 0..<3, using: &generator)
+                // Every seventh stream has segments that touch (the VAD cuts long speech without a pause).
+                t += length + (trial % 7 == 0 ? 0 : Double.random(in: 0..<3, using: &generator))
             }
             let capacity = 30 * Self.rate
             let windows = Self.pack(segments, capacity: capacity, pad: pad, gap: gap)
@@ -264,5 +272,18 @@ struct PipelinePackingTests {
         (first.start, first.end, second.start, second.end) = (1, 4, 10.5, 12)
         let mapped = UtteranceSegmenter().segments(from: [first, second], map: Self.threePieces)
         #expect(mapped.map(\.start) == [11, 40.5] && mapped.map(\.end) == [14, 42])
+    }
+}
+
+/// SplitMix64: the property tests draw the same streams on every run.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

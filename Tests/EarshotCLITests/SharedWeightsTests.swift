@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-/// Weights are memory-mapped read-only, so two processes using the same model share one physical copy.
+/// Weights are memory-mapped read-only, so two processes using the same model share one physical copy
+/// (at fp32 and fp16 precision; int8 packs private copies at load).
 @Suite("weights are shared between processes")
 struct SharedWeightsTests {
     /// Bytes of `model.bin` resident in `pid` that are shared with another process (`Shared_Clean` of the
@@ -36,7 +37,9 @@ struct SharedWeightsTests {
         let processes = (0..<2).map { _ -> Process in
             let p = Process()
             p.executableURL = URL(fileURLWithPath: executable)
-            p.arguments = ["transcribe"] + Array(repeating: audio, count: 8) + ["--model", model, "--vad", "none"]
+            // fp32 keeps the weights mapped; int8 (the default) converts them into private packed copies.
+            p.arguments = ["transcribe"] + Array(repeating: audio, count: 8) + ["--model", model, "--vad", "none",
+                                                                              "--precision", "fp32"]
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             return p
