@@ -246,6 +246,7 @@ struct TranscribeCommand: ParsableCommand {
         options.batchSizeThresholdSeconds = batchSizeThresholdS ?? batchSizeTokenThresholdS ?? 60
         options.strictCap = strictBatchCap
         options.maxBatchSize = maxBatchSize ?? options.maxBatchSize
+        if maxBatchSize != nil { options.batchBytes = nil }   // an explicit batch size is taken as given
         options.memoryLimit = try memoryLimit.map { try ByteCount(parsing: $0) }
         options.language = language
         options.keepWords = wordTimestamps

@@ -55,6 +55,7 @@ struct TuneCommand: ParsableCommand {
         for size in parsedSizes {
             var options = PipelineOptions()
             options.maxBatchSize = size
+            options.batchBytes = nil
             options.memoryLimit = limit
             options.maxAudioSeconds = seconds
             _ = ProcessMemory.resetPeak()

@@ -20,6 +20,11 @@ public struct PipelineOptions: Sendable {
     /// step's weight reads across 4 chunks; larger batches were not faster on 2 cores, because each chunk's
     /// cross-attention keys/values are streamed every step whatever the batch (docs/performance.md).
     public var maxBatchSize = 4
+    /// Without a memory limit, a batch also holds at most this many bytes of per-chunk memory (each chunk's
+    /// cross-attention keys/values, self-attention cache and logits): 64 MiB allows 4 chunks of tiny.en and
+    /// 2 of base, so the default peak stays under a fifth of faster-whisper's batched one. `nil`: only
+    /// `maxBatchSize` counts. Ignored under `memoryLimit`, which plans exactly.
+    public var batchBytes: Int? = 64 << 20
     /// Chunks gathered before they are sorted by duration and planned (bounded; not the whole file);
     /// `nil` is twice the batch size. Packed windows are nearly all 25–30 s long, so sorting a longer
     /// look-ahead buys little and each waiting chunk holds 1.9 MB of audio.

@@ -89,7 +89,8 @@ public final class StreamingTranscriber {
                                         options: decoding)
         _ = ProcessMemory.trimHeap()
         baseline = ProcessMemory.currentRSS()?.bytes ?? 0
-        let cost = whisper.batchCost(wordTimestamps: decoding.wordTimestamps)
+        let cost = whisper.batchCost(wordTimestamps: decoding.wordTimestamps,
+                                     promptLength: whisper.batchPromptLength(options: decoding))
         let audioReserve = Self.audioBufferBytes
         let chunkAudio = Self.chunkSamples * 4
         if let limit = options.memoryLimit {
@@ -104,7 +105,9 @@ public final class StreamingTranscriber {
             lookAhead = max(batchCap, min(options.lookAheadChunks ?? 2 * batchCap, (available - batchCap * cost.perChunk) / chunkAudio))
             ledger = MemoryLedger(limit: ByteCount(limit.bytes - Self.safetyMargin))
         } else {
-            batchCap = options.maxBatchSize
+            // Without a limit, batches still stay within `batchBytes` of per-chunk memory (caches, logits).
+            let byBudget = options.batchBytes.map { max(1, $0 / max(cost.perChunk, 1)) } ?? Int.max
+            batchCap = min(options.maxBatchSize, byBudget)
             lookAhead = max(batchCap, options.lookAheadChunks ?? 2 * batchCap)
             ledger = MemoryLedger(limit: nil)
         }
@@ -161,7 +164,8 @@ public final class StreamingTranscriber {
         var openSpeechStart: Int?
         var language = whisper.isMultilingual ? options.language : "en"
         var segmentCount = 0
-        let cost = whisper.batchCost(wordTimestamps: decoding.wordTimestamps)
+        let cost = whisper.batchCost(wordTimestamps: decoding.wordTimestamps,
+                                     promptLength: whisper.batchPromptLength(options: decoding))
         var planner = BatchPlanner(
             configuration: .init(batchSizeS: options.batchSizeSeconds, batchSizeThresholdS: options.batchSizeThresholdSeconds,
                                  strictCap: options.strictCap, maxBatchSize: batchCap, lookAhead: .items(lookAhead)),

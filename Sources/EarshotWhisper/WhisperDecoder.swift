@@ -37,7 +37,7 @@ final class CrossAttentionMemory: @unchecked Sendable {
 
 
 /// The self-attention KV cache of one decoded sequence: per layer, keys and values for every position so
-/// far, `[textContext][width]` each, allocated once at full context length.
+/// far, `[capacity][width]` each, allocated once (the full text context, or what a generation can reach).
 final class SelfAttentionCache: @unchecked Sendable {
     private(set) var length = 0
     let keys: [FloatBuffer]
@@ -103,8 +103,10 @@ struct WhisperDecoder: Sendable {
         return CrossAttentionMemory(layers: layers, positions: t)
     }
 
-    func makeCache() -> SelfAttentionCache {
-        SelfAttentionCache(layers: dims.decoderLayers, capacity: dims.textContext, width: dims.width)
+    /// A cache for `capacity` positions (the whole text context by default).
+    func makeCache(capacity: Int? = nil) -> SelfAttentionCache {
+        SelfAttentionCache(layers: dims.decoderLayers, capacity: min(capacity ?? dims.textContext, dims.textContext),
+                           width: dims.width)
     }
 
     /// Runs the new tokens of every sequence through the decoder, appending to their caches.
@@ -116,8 +118,8 @@ struct WhisperDecoder: Sendable {
         var rowStart: [Int] = []
         var offset = 0
         for input in inputs {
-            precondition(input.cache.length + input.tokens.count <= dims.textContext,
-                         "decoder context of \(dims.textContext) positions exceeded")
+            precondition(input.cache.length + input.tokens.count <= input.cache.capacity,
+                         "decoder cache of \(input.cache.capacity) positions exceeded")
             rowStart.append(offset)
             offset += input.tokens.count
         }

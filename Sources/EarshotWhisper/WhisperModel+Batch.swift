@@ -51,15 +51,29 @@ extension WhisperModel {
     /// word timestamps.
     public var batchCost: WhisperBatchCost { batchCost(wordTimestamps: false) }
 
-    /// The memory a batch of chunks costs with or without word timestamps.
-    public func batchCost(wordTimestamps: Bool) -> WhisperBatchCost {
+    /// Prompt tokens `transcribeBatch` feeds before generating with these options, at most: the start
+    /// sequence (with language and task on multilingual models), `<|notimestamps|>` and the initial prompt.
+    public func batchPromptLength(options: WhisperDecodingOptions) -> Int {
+        var count = isMultilingual ? 3 : 1
+        if options.withoutTimestamps { count += 1 }
+        if let initial = options.initialPrompt, !initial.isEmpty {
+            count += 1 + min(tokenizer.encode(initial).count, dimensions.textContext / 2 - 1)
+        }
+        return count
+    }
+
+    /// The memory a batch of chunks costs with or without word timestamps. With `promptLength` (see
+    /// `batchPromptLength`), each sequence's self-attention cache holds only the positions a generation
+    /// can reach (prompt + textContext/2); without it, the whole text context.
+    public func batchCost(wordTimestamps: Bool, promptLength: Int? = nil) -> WhisperBatchCost {
         let d = dimensions.width, t = dimensions.audioContext, bands = dimensions.melBands
         let window = bands * windowFrames * 4
         // The chunk's own mel (frames + 1) and the FFT's double-precision frame spectra.
         let chunkFeatures = bands * (windowFrames + 1) * 4 + (windowFrames + 1) * 201 * 2 * 8
         let encoderOutput = t * d * 4
         let crossKV = dimensions.decoderLayers * t * 2 * d * (halfCrossAttention ? 2 : 4)
-        let selfKV = 2 * dimensions.decoderLayers * dimensions.textContext * d * 4
+        let positions = min(dimensions.textContext, (promptLength ?? dimensions.textContext) + dimensions.textContext / 2)
+        let selfKV = 2 * dimensions.decoderLayers * positions * d * 4
         let logits = dimensions.vocabularySize * 4
         let decoderScratch = (6 * d + dimensions.ffnWidth) * 4 * 4
         var cost = WhisperBatchCost(features: window + chunkFeatures,
@@ -241,7 +255,8 @@ extension WhisperGenerator {
         let forwarded = Array(prompt[0..<(promptLength - 1)])
         let start = prompt[promptLength - 1]
         let maxLength = min(decoder.dims.textContext / 2, decoder.dims.textContext - forwarded.count)
-        let caches = memories.map { _ in decoder.makeCache() }
+        // Positions a sequence can reach: the forwarded prompt, the start token and maxLength − 1 fed tokens.
+        let caches = memories.map { _ in decoder.makeCache(capacity: forwarded.count + maxLength + 1) }
         var noSpeech = [Double](repeating: 0, count: memories.count)
         if !forwarded.isEmpty {
             let inputs = zip(caches, memories).map { DecoderInput(tokens: forwarded, cache: $0, memory: $1) }
