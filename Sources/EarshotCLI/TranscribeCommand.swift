@@ -135,9 +135,9 @@ struct TranscribeCommand: ParsableCommand {
             // Flags that only the bounded pipeline honours are refused rather than silently ignored.
             let pipelineOnly: [(String, Bool)] = [
                 ("--memory-limit", memoryLimit != nil), ("--memory-report", memoryReport),
-                ("--max-batch-size", maxBatchSizeGiven), ("--batch-size-s", batchSizeSGiven),
+                ("--max-batch-size", maxBatchSize != nil), ("--batch-size-s", batchSizeS != nil),
                 ("--batch-size-threshold-s", batchSizeThresholdS != nil || batchSizeTokenThresholdS != nil),
-                ("--strict-batch-cap", strictBatchCap), ("--vad", vadGiven), ("--speech-pad-s", speechPadS != nil),
+                ("--strict-batch-cap", strictBatchCap), ("--vad", vad != nil), ("--speech-pad-s", speechPadS != nil),
             ]
             if let flag = pipelineOnly.first(where: \.1)?.0 {
                 throw ValidationError("\(flag) applies to the batched pipeline; --sequential holds the whole recording in memory and plans nothing. Drop \(flag) or --sequential")
@@ -229,9 +229,6 @@ struct TranscribeCommand: ParsableCommand {
     }
 
     private var vadMode: String { vad ?? "fsmn" }
-    private var vadGiven: Bool { vad != nil }
-    private var maxBatchSizeGiven: Bool { maxBatchSize != nil }
-    private var batchSizeSGiven: Bool { batchSizeS != nil }
 
     private var temperatures: [Float] {
         guard let temperature else { return sequential ? [0, 0.2, 0.4, 0.6, 0.8, 1.0] : [0] }

@@ -77,9 +77,6 @@ public final class StageTimes: @unchecked Sendable {
         lock.withLock { Stage.allCases.compactMap { s in entries[s].map { (s, $0) } } }
     }
 
-    /// Forgets everything measured so far.
-    public func reset() { lock.withLock { entries = [:] } }
-
     private static func now(_ clock: clockid_t) -> Double {
         var ts = timespec()
         clock_gettime(clock, &ts)
