@@ -17,12 +17,20 @@ let cSettings: [CSetting] = [
 let package = Package(
     name: "Earshot",
     products: [
-        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotPipeline"]),
+        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotPipeline", "EarshotServer"]),
         .executable(name: "earshot", targets: ["EarshotCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // `earshot serve`: HTTP + WebSocket server, logging, metrics, graceful shutdown, streaming multipart.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         .target(name: "CEarshotKernels", cSettings: cSettings),
@@ -46,9 +54,20 @@ let package = Package(
         .target(name: "EarshotPipeline",
                 dependencies: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotMemory"],
                 swiftSettings: swiftSettings),
+        // The server: OpenAI audio API and FunASR's websocket protocol over one shared pipeline engine.
+        .target(name: "EarshotServer",
+                dependencies: ["EarshotPipeline", "EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotMemory",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                               .product(name: "MultipartKit", package: "multipart-kit")],
+                swiftSettings: swiftSettings),
         .executableTarget(name: "EarshotCLI",
                           dependencies: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint",
-                                         "EarshotPipeline", "EarshotMemory",
+                                         "EarshotPipeline", "EarshotMemory", "EarshotServer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swiftSettings),
         .testTarget(name: "EarshotTensorTests", dependencies: ["EarshotTensor"], swiftSettings: swiftSettings),
@@ -63,6 +82,10 @@ let package = Package(
         .testTarget(name: "EarshotTextTests", dependencies: ["EarshotText"], resources: [.copy("Fixtures")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMemoryTests", dependencies: ["EarshotMemory"], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotServerTests",
+                    dependencies: ["EarshotServer", "EarshotPipeline", "EarshotWhisper",
+                                   .product(name: "HummingbirdTesting", package: "hummingbird")],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "EarshotCLITests", dependencies: ["EarshotCLI"], swiftSettings: swiftSettings),
     ]
 )

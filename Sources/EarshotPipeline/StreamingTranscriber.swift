@@ -126,8 +126,8 @@ public final class StreamingTranscriber {
 
     /// Audio held while VAD decides (one window plus a few seconds, with block slack, twice for the
     /// array's growth) and the packed window being filled (one window).
-    static let audioBufferBytes = sampleWindowBytes + chunkSamples * 4
-    static let sampleWindowBytes = (chunkSamples + 8 * sampleRate) * 4 * 2
+    static let audioBufferBytes = SpeechWindowCutter.bufferBytes(capacity: chunkSamples)
+    static let sampleWindowBytes = SpeechWindowCutter.sampleWindowBytes(capacity: chunkSamples)
 
     /// Runs the pipeline over a file.
     /// - Parameters:
@@ -153,15 +153,8 @@ public final class StreamingTranscriber {
         ]
         defer { for reservation in audioReservations { reservation.release() } }
 
-        let pad = Int((options.speechPadSeconds * Double(Self.sampleRate)).rounded())
-        let gap = Int((options.pieceGapSeconds * Double(Self.sampleRate)).rounded())
-        var window = SampleWindow()
-        var packer = WindowPacker(capacity: Self.chunkSamples, pad: pad, gap: gap)
-        var pending: [WindowPacker.Step] = []   // packing steps waiting for their audio to arrive
-        var open = OpenWindow(capacity: Self.chunkSamples, gap: gap)
+        let cutter = try SpeechWindowCutter(vad: vad, capacity: Self.chunkSamples, options: options, times: times)
         var waiting: [Int: (chunk: AudioChunk, map: WindowTimeMap, reservation: MemoryReservation)] = [:]
-        var nextIndex = 0
-        var openSpeechStart: Int?
         var language = whisper.isMultilingual ? options.language : "en"
         var segmentCount = 0
         let cost = whisper.batchCost(wordTimestamps: decoding.wordTimestamps,
@@ -175,12 +168,6 @@ public final class StreamingTranscriber {
         let tokenizer = whisper.tokenizer
         let segmenter = UtteranceSegmenter(maxSentenceSpan: options.maxUtteranceSeconds, keepWords: options.keepWords,
                                            tokenize: { tokenizer.encode($0) })
-
-        var vadOptions = vad?.options ?? VADOptions()
-        // Padded segments must fit one window (faster-whisper's VAD likewise subtracts 2 × speech_pad).
-        vadOptions.maxSingleSegmentTime = Int(min(options.maxSingleSegmentSeconds, 30) * 1000)
-        vadOptions.maxSingleSegmentTime = min(vadOptions.maxSingleSegmentTime, (Self.chunkSamples - 2 * pad) * 1000 / Self.sampleRate)
-        let stream = try vad?.makeStream(options: vadOptions)
 
         func runBatches(_ batches: [PlannedBatch]) throws {
             for batch in batches {
@@ -212,88 +199,23 @@ public final class StreamingTranscriber {
                 }
             }
         }
-        /// The open window becomes a chunk and joins the planner's look-ahead.
-        func closeWindow() throws {
-            guard !open.isEmpty else { return }
-            let (samples, map) = open.take()
-            let reservation = try ledger.reserve(ByteCount(samples.count * 4), category: .audio, label: "chunk \(nextIndex)")
-            waiting[nextIndex] = (AudioChunk(samples: samples, startSeconds: 0, index: nextIndex), map, reservation)
-            try runBatches(planner.push(id: nextIndex, durationMs: samples.count * 1000 / Self.sampleRate))
-            nextIndex += 1
-        }
-        /// Carries out packing steps in order, as far as the audio read so far allows (all at the end).
-        func drain(final: Bool) throws {
-            var done = 0
-            defer { pending.removeFirst(done) }
-            for step in pending {
-                switch step {
-                case .piece(let range, let speech):
-                    guard final || window.end >= range.upperBound else { return }
-                    let held = window.view(range)
-                    open.append(start: held.start, held.samples, speech: speech)
-                case .boundary(let sample):
-                    open.boundary(at: sample)
-                case .close:
-                    try closeWindow()
-                }
-                done += 1
-            }
-        }
-        func speech(_ segment: SpeechSegment) -> [WindowPacker.Step] {
-            packer.add(speech: (segment.startMs * Self.sampleRate / 1000)..<(segment.endMs * Self.sampleRate / 1000))
+        /// A packed window becomes a chunk and joins the planner's look-ahead.
+        func enqueue(_ packed: PackedWindow) throws {
+            let reservation = try ledger.reserve(ByteCount(packed.samples.count * 4), category: .audio, label: "chunk \(packed.index)")
+            waiting[packed.index] = (AudioChunk(samples: packed.samples, startSeconds: 0, index: packed.index), packed.map, reservation)
+            try runBatches(planner.push(id: packed.index, durationMs: packed.durationMs))
         }
 
         while true {
-            if let limit = options.maxAudioSeconds, Double(window.end) >= limit * Double(Self.sampleRate) { break }
+            if let limit = options.maxAudioSeconds, Double(cutter.samplesRead) >= limit * Double(Self.sampleRate) { break }
             let block = try times.measure(.read) { try reader.read(maxSamples: Self.sampleRate) }
             if block.isEmpty { break }
-            window.append(block)
-            onProgress?(Double(window.end) / Double(Self.sampleRate), reader.estimatedDurationSeconds)
-            if let stream {
-                var steps: [WindowPacker.Step] = []
-                times.measure(.vad) { block.withUnsafeBufferPointer { buffer in
-                    stream.push(buffer) { event in
-                        switch event {
-                        case .start(let ms): openSpeechStart = ms * Self.sampleRate / 1000
-                        case .end(let segment):
-                            openSpeechStart = nil
-                            steps += speech(segment)
-                        }
-                    }
-                } }
-                pending += steps
-                try drain(final: false)
-                // Keep what a waiting piece or an open speech segment (with its pad) may still need, plus a
-                // little history for start points VAD decides late.
-                let waitingStart = pending.lazy.compactMap { step -> Int? in
-                    if case .piece(let range, _) = step { return range.lowerBound } else { return nil }
-                }.first
-                let keepFrom = min(waitingStart ?? Int.max, (openSpeechStart ?? Int.max) - pad,
-                                   window.end - 2 * Self.sampleRate - pad)
-                window.discard(before: max(keepFrom, 0))
-            } else {
-                while window.end - window.start >= Self.chunkSamples {
-                    let held = window.view(window.start..<(window.start + Self.chunkSamples))
-                    open.append(start: held.start, held.samples)
-                    try closeWindow()
-                    window.discard(before: window.start + Self.chunkSamples)
-                }
-            }
+            try cutter.push(block, emit: enqueue)
+            onProgress?(Double(cutter.samplesRead) / Double(Self.sampleRate), reader.estimatedDurationSeconds)
         }
-        if let stream {
-            var steps: [WindowPacker.Step] = []
-            stream.finish { event in
-                if case .end(let segment) = event { steps += speech(segment) }
-            }
-            pending += steps + packer.finish()
-            try drain(final: true)
-        } else if window.end > window.start {
-            let held = window.view(window.start..<window.end)
-            open.append(start: held.start, held.samples)
-            try closeWindow()
-        }
+        try cutter.finish(emit: enqueue)
         try runBatches(planner.finish())
-        report.audioSeconds = Double(window.end) / Double(Self.sampleRate)
+        report.audioSeconds = Double(cutter.samplesRead) / Double(Self.sampleRate)
         report.language = language
         report.ledger = ledger.snapshot()
         report.peakResidentBytes = ProcessMemory.peakRSS()?.bytes ?? 0
