@@ -271,16 +271,28 @@ final class EngineScheduler: @unchecked Sendable {
         guard done else { return }
         let job = entry.job
         job.reservation.release()
+        let endWaiter = locked { () -> CheckedContinuation<JobSummary, any Error>? in
+            defer { entry.endWaiter = nil }
+            return entry.endWaiter
+        }
+        leave(job.id)   // before anyone is told, so the engine's status already counts the slot free
         let summary = JobSummary(audioSeconds: job.audioSeconds, language: entry.language, windows: entry.windowsDone)
         if let failure = entry.failure {
             job.continuation.finish(throwing: failure)
-            entry.endWaiter?.resume(throwing: failure)
+            endWaiter?.resume(throwing: failure)
         } else {
             job.continuation.finish()
-            entry.endWaiter?.resume(returning: summary)
+            endWaiter?.resume(returning: summary)
         }
-        entry.endWaiter = nil
-        leave(job.id)
+    }
+
+    /// Why a job can take no more input: it failed, was cancelled or has ended; `nil` while it is running.
+    func refusal(of job: RecognitionJob) -> EngineError? {
+        locked {
+            guard let entry = entries[job.id] else { return .cancelled }
+            if entry.inputEnded { return .invalid("the job's input has already ended") }
+            return entry.failure.map { $0 as? EngineError ?? .cancelled }
+        }
     }
 }
 

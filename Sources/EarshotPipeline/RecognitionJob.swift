@@ -50,6 +50,7 @@ public final class RecognitionJob: @unchecked Sendable {
     /// Feeds 16-kHz mono samples in [-1, 1]. Returns once the windows they complete are queued; waits while
     /// the job already has its share of windows in the engine (backpressure).
     public func push(_ samples: [Float]) async throws {
+        if let refusal = engine.scheduler.refusal(of: self) { throw refusal }
         var offset = 0
         while offset < samples.count {
             let end = min(offset + Self.blockSamples, samples.count)
@@ -65,6 +66,7 @@ public final class RecognitionJob: @unchecked Sendable {
     /// someone is still speaking (FunASR's `2pass-online`). `nil` when no speech is open. Times are relative
     /// to the start of that audio.
     public func partial() async throws -> [TranscriptSegment]? {
+        if let refusal = engine.scheduler.refusal(of: self) { throw refusal }
         guard let audio = cutter.openSpeechAudio(), audio.count >= 1_600 else { return nil }
         return try await withCheckedThrowingContinuation { continuation in
             Task {
@@ -78,6 +80,7 @@ public final class RecognitionJob: @unchecked Sendable {
     /// Ends the input: the last windows are cut and queued, and this returns when every segment has been
     /// yielded to `segments` (which then ends).
     public func finish() async throws -> JobSummary {
+        if let refusal = engine.scheduler.refusal(of: self) { throw refusal }
         var windows: [PackedWindow] = []
         try cutter.finish { windows.append($0) }
         for window in windows { try await engine.scheduler.submit(.window(window), to: self) }
