@@ -17,7 +17,7 @@ let cSettings: [CSetting] = [
 let package = Package(
     name: "Earshot",
     products: [
-        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotPipeline", "EarshotServer"]),
+        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotSpeech", "EarshotPipeline", "EarshotServer"]),
         .executable(name: "earshot", targets: ["EarshotCLI"]),
     ],
     dependencies: [
@@ -41,18 +41,22 @@ let package = Package(
         // Memory budget, ledger, batch planner, memory and time reports; depends on nothing but Foundation/Glibc.
         .target(name: "EarshotMemory", dependencies: ["CMalloc"], swiftSettings: swiftSettings),
         .target(name: "EarshotTensor", dependencies: ["CEarshotKernels"], swiftSettings: swiftSettings),
+        // What every recognizer family and the pipeline share: audio chunks, transcript segments, and the
+        // SpeechRecognizer contract (windows in, segments out, a batch's memory cost).
+        .target(name: "EarshotSpeech", dependencies: ["EarshotMemory"], swiftSettings: swiftSettings),
         .target(name: "EarshotCheckpoint", dependencies: ["EarshotTensor", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["EarshotTensor"], swiftSettings: swiftSettings),
         .target(name: "EarshotText", swiftSettings: swiftSettings),
         .target(name: "EarshotWhisper",
-                dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio", "EarshotText", "EarshotMemory", "CZlib"],
+                dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio", "EarshotText", "EarshotMemory",
+                               "EarshotSpeech", "CZlib"],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotFunASR",
-                dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio"],
+                dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio", "EarshotSpeech", "EarshotMemory"],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotPipeline",
-                dependencies: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotMemory"],
+                dependencies: ["EarshotSpeech", "EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotMemory"],
                 swiftSettings: swiftSettings),
         // The server: OpenAI audio API and FunASR's websocket protocol over one shared pipeline engine.
         .target(name: "EarshotServer",

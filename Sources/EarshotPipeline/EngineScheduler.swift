@@ -1,5 +1,6 @@
 import Foundation
 import EarshotMemory
+import EarshotSpeech
 import EarshotWhisper
 
 /// Admission, per-job window queues and the worker thread of a ``RecognitionEngine``.
@@ -39,7 +40,7 @@ final class EngineScheduler: @unchecked Sendable {
 
         init(job: RecognitionJob) {
             self.job = job
-            language = job.engine.whisper.isMultilingual ? job.options.language : "en"
+            language = job.engine.recognizer.needsLanguage ? job.options.language : job.engine.recognizer.fixedLanguage
         }
     }
 
@@ -330,10 +331,10 @@ extension EngineScheduler {
             return nil
         }
         cursor = (ring.firstIndex(of: lead.job.id).map { $0 + 1 } ?? 0) % max(ring.count, 1)
-        guard let language = lead.language else {
+        if engine.recognizer.needsLanguage, lead.language == nil {
             return Batch(items: [(lead, lead.queue.removeFirst())], needsLanguage: true)
         }
-        let key = DecodingKey(engine.decoding(for: lead.job.options, language: language))
+        let key = engine.settings(for: lead.job.options, language: lead.language)
         let budgetMs = Int(engine.options.pipeline.batchSizeSeconds * 1000)
         var items: [(entry: Entry, item: Item)] = [(lead, lead.queue.removeFirst())]
         var longest = items[0].item.sampleCount
@@ -341,7 +342,7 @@ extension EngineScheduler {
         while progress && items.count < engine.batchCap {
             progress = false
             for entry in ready where items.count < engine.batchCap && !entry.queue.isEmpty {
-                guard let other = entry.language, DecodingKey(engine.decoding(for: entry.job.options, language: other)) == key else { continue }
+                guard engine.settings(for: entry.job.options, language: entry.language) == key else { continue }
                 let candidate = max(longest, entry.queue[0].sampleCount)
                 guard candidate * (items.count + 1) / 16 <= budgetMs else { continue }
                 longest = candidate
@@ -350,20 +351,6 @@ extension EngineScheduler {
             }
         }
         return Batch(items: items, needsLanguage: false)
-    }
-
-    /// What must be equal for windows to share a batch (`transcribeBatch` takes one set of options).
-    private struct DecodingKey: Equatable {
-        var language: String?
-        var task: WhisperTask
-        var prompt: String?
-        var wordProbabilities: Bool
-        init(_ d: WhisperDecodingOptions) {
-            language = d.language
-            task = d.task
-            prompt = d.initialPrompt
-            wordProbabilities = d.wordProbabilities
-        }
     }
 
     private func run(_ batch: Batch, engine: RecognitionEngine) {
@@ -375,12 +362,11 @@ extension EngineScheduler {
             case .window(let w): w.samples
             case .partial(let s, _): s
             }
-            let code = engine.whisper.detectLanguage(of: samples).code
+            let code = engine.recognizer.detectLanguage(of: samples)
             locked { entry.language = code }
         }
         let entry0 = batch.items[0].entry
-        let language = locked { entry0.language } ?? "en"
-        let options = engine.decoding(for: entry0.job.options, language: language)
+        let settings = engine.settings(for: entry0.job.options, language: locked { entry0.language })
         let chunks = batch.items.enumerated().map { i, pair in
             switch pair.item {
             case .window(let w): AudioChunk(samples: w.samples, startSeconds: 0, index: i)
@@ -388,16 +374,9 @@ extension EngineScheduler {
             }
         }
         let result: Result<[[TranscriptSegment]], any Error> = Result {
-            let n = chunks.count, cost = engine.cost, ledger = engine.ledger
-            let reservations = [
-                try ledger.reserve(ByteCount(cost.features + cost.wordAlignment), category: .features, label: "mel window"),
-                try ledger.reserve(ByteCount(cost.encoderActivations + n * cost.decoderActivationsPerChunk),
-                                   category: .activations, label: "batch of \(n)"),
-                try ledger.reserve(ByteCount(n * cost.kvCachePerChunk), category: .kvCache, label: "KV caches"),
-                try ledger.reserve(ByteCount(n * cost.outputsPerChunk), category: .outputs, label: "logits"),
-            ]
+            let reservations = try engine.cost.reserve(batchSize: chunks.count, in: engine.ledger)
             defer { for r in reservations { r.release() } }
-            return try engine.whisper.transcribeBatch(chunks, language: language, options: options, times: engine.times)
+            return try engine.recognizer.recognize(chunks, settings: settings, times: engine.times)
         }
         batch.needsLanguage = false
         deliver(batch, result: result, seconds: Date().timeIntervalSince(started))

@@ -1,6 +1,7 @@
 import Foundation
 import EarshotFunASR
 import EarshotMemory
+import EarshotSpeech
 import EarshotWhisper
 
 /// How a shared engine admits jobs and bounds their memory.
@@ -29,12 +30,15 @@ public struct JobOptions: Sendable, Hashable {
     public var initialPrompt: String?
     /// Keep word timings (with probabilities) in the output segments.
     public var wordTimestamps = false
+    /// Hotwords (SeACo-Paraformer), `"word weight …"`.
+    public var hotwords: String?
     /// Close a window at each end of speech instead of packing utterances into full windows: for live
     /// streams, where a result is wanted as soon as someone stops speaking.
     public var windowPerUtterance = false
 
     public init(language: String? = nil, translate: Bool = false, initialPrompt: String? = nil,
-                wordTimestamps: Bool = false, windowPerUtterance: Bool = false) {
+                wordTimestamps: Bool = false, windowPerUtterance: Bool = false, hotwords: String? = nil) {
+        self.hotwords = hotwords
         self.language = language
         self.translate = translate
         self.initialPrompt = initialPrompt
@@ -98,7 +102,7 @@ public struct EngineStatus: Sendable {
 /// is admitted only when a slot is free, waits in a bounded line otherwise, and is refused (`busy`) when
 /// the line is full. Every byte is reserved in one ``MemoryLedger``.
 public final class RecognitionEngine: @unchecked Sendable {
-    public let whisper: WhisperModel
+    public let recognizer: any SpeechRecognizer
     public let vad: FSMNVAD?
     public let options: EngineOptions
     /// The ledger every job and batch reserves in.
@@ -113,64 +117,53 @@ public final class RecognitionEngine: @unchecked Sendable {
     public let jobBytes: Int
     /// Wall and CPU time per stage, over every batch.
     public let times = StageTimes()
-    let cost: WhisperBatchCost
-    let decoding: WhisperDecodingOptions
-    let segmenterSpan: Double
+    let cost: RecognizerBatchCost
     let scheduler: EngineScheduler
     private var residentReservations: [MemoryReservation] = []
 
-    static let windowSamples = WhisperModel.windowSamples
-    static let windowBytes = windowSamples * 4
+    /// Whisper with the pipeline options' decoding under the batched policy (``PipelineOptions/windowDecoding(_:)``).
+    public convenience init(whisper: WhisperModel, vad: FSMNVAD?, options: EngineOptions) throws {
+        try self.init(recognizer: WhisperRecognizer(model: whisper, decoding: PipelineOptions.windowDecoding(options.pipeline.decoding)), vad: vad,
+                      options: options)
+    }
 
-    /// Loads nothing: takes loaded models, warms them up, measures the baseline and plans the budget.
+    /// Takes loaded models, warms them up, measures the baseline and plans the budget.
     /// - Throws: `PipelineError` when the memory limit cannot hold one job and one window's batch.
-    public init(whisper: WhisperModel, vad: FSMNVAD?, options: EngineOptions) throws {
-        self.whisper = whisper
+    public init(recognizer: any SpeechRecognizer, vad: FSMNVAD?, options: EngineOptions) throws {
+        self.recognizer = recognizer
         self.vad = vad
         self.options = options
-        var decoding = PipelineOptions.windowDecoding(options.pipeline.decoding)
-        decoding.wordTimestamps = true   // segments are cut per utterance by word times
-        self.decoding = decoding
-        segmenterSpan = options.pipeline.maxUtteranceSeconds
-        _ = ProcessMemory.configureAllocator()
-        _ = try whisper.transcribeBatch([AudioChunk(samples: [Float](repeating: 0, count: 1600), startSeconds: 0, index: 0)],
-                                        language: "en", options: decoding)
-        _ = ProcessMemory.trimHeap()
-        let baseline = ProcessMemory.currentRSS()?.bytes ?? 0
+        let resident = try ResidentMemory.measure(recognizer: recognizer, vad: vad,
+                                                  settings: RecognitionSettings(language: recognizer.fixedLanguage))
+        let baseline = resident.bytes
         baselineBytes = baseline
-        // Any job may carry a prompt, so plan for the whole text context.
-        let cost = whisper.batchCost(wordTimestamps: true, promptLength: nil)
+        // Any job may carry a prompt or ask for words: plan for the costliest settings.
+        let cost = recognizer.batchCost(nil)
         self.cost = cost
-        let jobBytes = SpeechWindowCutter.bufferBytes(capacity: Self.windowSamples) + max(1, options.windowsPerJob) * Self.windowBytes
+        let window = recognizer.windowSamples
+        let jobBytes = SpeechWindowCutter.bufferBytes(capacity: window) + max(1, options.windowsPerJob) * window * 4
         self.jobBytes = jobBytes
         let margin = StreamingTranscriber.safetyMargin
         if let limit = options.pipeline.memoryLimit {
             let available = limit.bytes - baseline - margin - cost.fixed
-            let smallest = baseline + margin + cost.fixed + cost.perChunk + jobBytes
-            guard available >= cost.perChunk + jobBytes else {
-                throw PipelineError("memory limit \(limit) is below the smallest workable limit for this model: \(ByteCount(smallest)) (weights and runtime \(ByteCount(baseline)), one window's batch \(ByteCount(cost.fixed + cost.perChunk)), one job \(ByteCount(jobBytes))); raise --memory-limit or use a smaller model")
+            let smallest = baseline + margin + cost.fixed + cost.perItem + jobBytes
+            guard available >= cost.perItem + jobBytes else {
+                throw PipelineError("memory limit \(limit) is below the smallest workable limit for this model: \(ByteCount(smallest)) (weights and runtime \(ByteCount(baseline)), one window's batch \(ByteCount(cost.fixed + cost.perItem)), one job \(ByteCount(jobBytes))); raise --memory-limit or use a smaller model")
             }
             // Batches first (throughput), but never so big that fewer than two jobs fit when two could.
-            let twoJobs = available - 2 * jobBytes >= cost.perChunk ? 2 : 1
-            batchCap = max(1, min(options.pipeline.maxBatchSize, (available - twoJobs * jobBytes) / cost.perChunk))
-            jobCapacity = max(1, min(options.maxRunningJobs, (available - batchCap * cost.perChunk) / jobBytes))
+            let twoJobs = available - 2 * jobBytes >= cost.perItem ? 2 : 1
+            batchCap = max(1, min(options.pipeline.maxBatchSize, (available - twoJobs * jobBytes) / cost.perItem))
+            jobCapacity = max(1, min(options.maxRunningJobs, (available - batchCap * cost.perItem) / jobBytes))
             ledger = MemoryLedger(limit: ByteCount(limit.bytes - margin))
         } else {
-            let perChunk = cost.perChunk
-            let byBudget = options.pipeline.batchBytes.map { max(1, $0 / max(perChunk, 1)) } ?? Int.max
+            let perItem = cost.perItem
+            let byBudget = options.pipeline.batchBytes.map { max(1, $0 / max(perItem, 1)) } ?? Int.max
             batchCap = max(1, min(options.pipeline.maxBatchSize, byBudget))
             jobCapacity = max(1, options.maxRunningJobs)
             ledger = MemoryLedger(limit: nil)
         }
-        let vadBytes = vad.flatMap { v in
-            (try? FileManager.default.attributesOfItem(atPath: v.directory + "/model.pt"))?[.size] as? Int
-        } ?? 0
-        let weights = min(whisper.weightBytes + vadBytes, baseline)
         scheduler = EngineScheduler(maxWaiting: options.maxWaitingJobs, jobCapacity: jobCapacity)
-        residentReservations = [
-            try ledger.reserve(ByteCount(weights), category: .weights, label: "Whisper + VAD weights"),
-            try ledger.reserve(ByteCount(baseline - weights), category: .other, label: "runtime, tokenizer"),
-        ]
+        residentReservations = try resident.reserve(in: ledger)
         scheduler.start(engine: self)
     }
 
@@ -178,16 +171,13 @@ public final class RecognitionEngine: @unchecked Sendable {
     /// `busy` when the line is full or `shuttingDown` while draining. Cancelling the waiting task leaves
     /// the line.
     public func startJob(_ job: JobOptions = JobOptions()) async throws -> RecognitionJob {
-        if whisper.isMultilingual, let language = job.language, whisper.tokenizer.languageToken(code: language) == nil {
-            throw EngineError.invalid("unknown language '\(language)'")
-        }
-        if !whisper.isMultilingual, job.translate {
-            throw EngineError.invalid("this model is English-only and cannot translate")
+        do { try recognizer.validate(settings(for: job, language: job.language)) } catch {
+            throw EngineError.invalid("\(error)")
         }
         let id = try await scheduler.admit()
         do {
             let reservation = try ledger.reserve(ByteCount(jobBytes), category: .audio, label: "job \(id)")
-            let cutter = try SpeechWindowCutter(vad: vad, capacity: Self.windowSamples, options: options.pipeline,
+            let cutter = try SpeechWindowCutter(vad: vad, capacity: recognizer.windowSamples, options: options.pipeline,
                                                 windowPerUtterance: job.windowPerUtterance, times: times)
             let handle = RecognitionJob(id: id, options: job, engine: self, cutter: cutter, reservation: reservation)
             scheduler.register(handle)
@@ -207,13 +197,11 @@ public final class RecognitionEngine: @unchecked Sendable {
     /// Jobs, windows and memory now.
     public var status: EngineStatus { scheduler.status(ledger: ledger, batchCap: batchCap, jobCapacity: jobCapacity) }
 
-    /// Decoding options for a job's windows.
-    func decoding(for job: JobOptions, language: String) -> WhisperDecodingOptions {
-        var d = decoding
-        d.language = language
-        d.task = job.translate ? .translate : .transcribe
-        d.initialPrompt = job.initialPrompt ?? decoding.initialPrompt
-        d.wordProbabilities = job.wordTimestamps
-        return d
+    /// What a job's windows are recognised with. Segments are always cut per utterance, so word timings
+    /// are always on; probabilities only when the job keeps its words.
+    func settings(for job: JobOptions, language: String?) -> RecognitionSettings {
+        RecognitionSettings(language: recognizer.needsLanguage ? language : recognizer.fixedLanguage,
+                            translate: job.translate, prompt: job.initialPrompt, hotwords: job.hotwords,
+                            wordTimings: true, wordProbabilities: job.wordTimestamps)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import EarshotMemory
+import EarshotSpeech
 import EarshotWhisper
 
 /// What a finished job read and decided.
@@ -95,8 +96,8 @@ public final class RecognitionJob: @unchecked Sendable {
 
     /// Cut a window's segments on the recording's timeline, one per utterance.
     func segmenter() -> UtteranceSegmenter {
-        let tokenizer = engine.whisper.tokenizer
-        return UtteranceSegmenter(maxSentenceSpan: engine.segmenterSpan, keepWords: options.wordTimestamps,
-                                  tokenize: { tokenizer.encode($0) })
+        let recognizer = engine.recognizer
+        return UtteranceSegmenter(maxSentenceSpan: engine.options.pipeline.maxUtteranceSeconds,
+                                  keepWords: options.wordTimestamps, tokenize: { recognizer.tokenize($0) })
     }
 }
