@@ -150,7 +150,7 @@ class Recorder:
                 self.calls[-1]["ts_in"].append({"alphas_arg": c(us_alphas), "peaks_arg": c(us_peaks),
                                                 "upsample_rate": k.get("upsample_rate", 3)})
                 out = orig(us_alphas, us_peaks, char_list, **k)
-                self.calls[-1]["ts_out"].append([[float(x) for x in se] for se in out[1]])
+                self.calls[-1]["ts_out"].append([[int(x) for x in se] for se in out[1]])
                 return out
             return ts
         for mod, orig in origs.items():
