@@ -1,0 +1,186 @@
+import EarshotCheckpoint
+import EarshotTensor
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The precision Paraformer's linear-layer weights are kept in while it runs. Biases, layer norms, the
+/// depthwise FSMN filters, the CIF convolutions, the timestamp head and the output projection always stay fp32,
+/// as in FunASR's int8 ONNX export (`quantize_dynamic` on MatMul nodes except those named "output",
+/// reference/funasr.md §3.8).
+public enum ParaformerPrecision: String, Sendable, CaseIterable {
+    /// fp32 weights, as `model.pt` stores them (memory-mapped, not copied).
+    case float32
+    /// fp16 weights widened inside the kernels, fp32 accumulation.
+    case float16
+    /// Symmetric per-output-row int8 weights, activations quantized per row at run time.
+    case int8
+}
+
+/// Owns IEEE-half weight copies.
+final class HalfStore: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<UInt16>
+    init(count: Int) { pointer = .allocate(capacity: max(1, count)) }
+    deinit { pointer.deallocate() }
+}
+
+/// Reads Paraformer tensors from `model.pt` by FunASR's state-dict names, checking shapes.
+struct ParaformerWeightLoader {
+    let checkpoint: PyTorchCheckpoint
+    let precision: ParaformerPrecision
+
+    /// The tensor as fp32 values, after checking its shape.
+    func floats(_ name: String, _ shape: [Int]) throws(FunASRError) -> [Float] {
+        do { return try checkpoint.floats(name, shape: shape) } catch { throw FunASRError(error) }
+    }
+
+    /// The tensor in owned, address-stable storage.
+    func store(_ name: String, _ shape: [Int]) throws(FunASRError) -> FloatStore {
+        FloatStore(try floats(name, shape))
+    }
+
+    /// A `[outputs, inputs]` matrix in fp32: a view into the mapped file when the stored tensor is contiguous
+    /// aligned fp32, otherwise a converted copy.
+    func float32Matrix(_ name: String, outputs: Int, inputs: Int) throws(FunASRError) -> WeightMatrix {
+        let t: PyTorchTensor
+        do { t = try checkpoint.tensor(name) } catch { throw FunASRError(error) }
+        guard t.shape == [outputs, inputs] else {
+            throw FunASRError(.model, "\(checkpoint.path): tensor '\(name)' has shape \(t.shape), expected \([outputs, inputs]); the checkpoint does not match config.yaml / tokens.json")
+        }
+        if t.dtype == .float32, t.isContiguous, let base = t.storage.baseAddress {
+            let start = base + t.storageOffset * 4
+            if Int(bitPattern: start) % 4 == 0 {
+                let p = start.assumingMemoryBound(to: Float.self)
+                return WeightMatrix(outputs: outputs, inputs: inputs, storage: .float32(UnsafePointer(p)), owner: checkpoint)
+            }
+        }
+        let owned = FloatStore(t.floats())
+        return WeightMatrix(outputs: outputs, inputs: inputs, storage: .float32(UnsafePointer(owned.pointer)), owner: owned)
+    }
+
+    /// A linear layer's weight in the run precision (`quantized: false` keeps it fp32 whatever the precision).
+    func matrix(_ name: String, outputs: Int, inputs: Int, quantized: Bool = true) throws(FunASRError) -> WeightMatrix {
+        let w = try float32Matrix(name, outputs: outputs, inputs: inputs)
+        guard quantized else { return w }
+        switch precision {
+        case .float32:
+            return w
+        case .int8:
+            return w.packedForInt8Kernels()
+        case .float16:
+            guard case .float32(let p) = w.storage else { return w }
+            let owned = HalfStore(count: outputs * inputs)
+            Kernels.convertFloatToHalf(p, into: owned.pointer, count: outputs * inputs)
+            return WeightMatrix(outputs: outputs, inputs: inputs, storage: .float16(UnsafePointer(owned.pointer)), owner: owned)
+        }
+    }
+
+    func linear(_ prefix: String, outputs: Int, inputs: Int, bias: Bool = true, quantized: Bool = true) throws(FunASRError) -> ParaformerLinear {
+        ParaformerLinear(weight: try matrix(prefix + ".weight", outputs: outputs, inputs: inputs, quantized: quantized),
+                         bias: bias ? try store(prefix + ".bias", [outputs]) : nil)
+    }
+
+    func layerNorm(_ prefix: String, width: Int) throws(FunASRError) -> ParaformerLayerNorm {
+        ParaformerLayerNorm(gamma: try store(prefix + ".weight", [width]), beta: try store(prefix + ".bias", [width]))
+    }
+
+    /// A depthwise FSMN filter `[channels, 1, kernel]` (`fsmn_block.weight`).
+    func fsmn(_ name: String, channels: Int, kernel: Int, shift: Int) throws(FunASRError) -> FSMNMemory {
+        FSMNMemory(taps: try store(name, [channels, 1, kernel]), channels: channels, kernel: kernel,
+                   leftPadding: (kernel - 1) / 2 + shift)
+    }
+}
+
+/// `y = x·Wᵀ + b`.
+struct ParaformerLinear: @unchecked Sendable {
+    let weight: WeightMatrix
+    let bias: FloatStore?
+
+    var outputs: Int { weight.outputs }
+    var byteCount: Int { (weight.owner is PyTorchCheckpoint ? 0 : weight.byteCount) + (bias?.count ?? 0) * 4 }
+    var mappedBytes: Int { weight.owner is PyTorchCheckpoint ? weight.byteCount : 0 }
+
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        Kernels.linear(x, rows: rows, weight: weight, bias: bias.map { UnsafePointer($0.pointer) }, into: y, accumulate: accumulate)
+    }
+}
+
+/// LayerNorm with FunASR's epsilon 1e-12 (`funasr/models/transformer/layer_norm.py`).
+struct ParaformerLayerNorm: @unchecked Sendable {
+    let gamma: FloatStore
+    let beta: FloatStore
+
+    var byteCount: Int { (gamma.count + beta.count) * 4 }
+
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        Kernels.layerNorm(x, rows: rows, columns: gamma.count, gamma: gamma.pointer, beta: beta.pointer,
+                          epsilon: 1e-12, into: y)
+    }
+}
+
+/// SAN-M's memory block: a depthwise `Conv1d(groups = channels, bias = false)` over time with zero padding
+/// (`leftPadding`, `kernel−1−leftPadding`), plus the input (`MultiHeadedAttentionSANM.forward_fsmn`).
+struct FSMNMemory: @unchecked Sendable {
+    /// `[channels][kernel]`, PyTorch's layout.
+    let taps: FloatStore
+    let channels: Int
+    let kernel: Int
+    let leftPadding: Int
+
+    var byteCount: Int { taps.count * 4 }
+
+    /// `y[t] = x[t] + Σ_k w[·,k] ⊙ x[t + k − leftPadding]` for `frames` rows of `channels` (row stride `ldx`).
+    func apply(_ x: UnsafePointer<Float>, ldx: Int, frames: Int, into y: UnsafeMutablePointer<Float>) {
+        // Tap-major copy so each tap is a contiguous channel vector.
+        let c = channels, k = kernel
+        let w = UnsafeMutablePointer<Float>.allocate(capacity: c * k)
+        defer { w.deallocate() }
+        for ch in 0..<c { for j in 0..<k { w[j * c + ch] = taps.pointer[ch * k + j] } }
+        fsmnDepthwise(x, ldx: ldx, frames: frames, channels: c, taps: w, kernel: k, leftPadding: leftPadding, into: y)
+    }
+}
+
+/// The FSMN kernel: conv sum first (in tap order, as PyTorch's depthwise conv accumulates), then `+ x`.
+private func fsmnDepthwise(_ x: UnsafePointer<Float>, ldx: Int, frames: Int, channels c: Int,
+                           taps w: UnsafePointer<Float>, kernel k: Int, leftPadding: Int,
+                           into y: UnsafeMutablePointer<Float>) {
+    for t in 0..<frames {
+        let dst = y + t * c
+        dst.update(repeating: 0, count: c)
+        for j in 0..<k {
+            let s = t + j - leftPadding
+            guard s >= 0 && s < frames else { continue }
+            let src = x + s * ldx, tap = w + j * c
+            for ch in 0..<c { dst[ch] += tap[ch] * src[ch] }
+        }
+        let own = x + t * ldx
+        for ch in 0..<c { dst[ch] += own[ch] }
+    }
+}
+
+/// Small element-wise helpers (no SIMD kernels needed at these sizes).
+enum ParaformerOps {
+    static func relu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count where x[i] < 0 { x[i] = 0 }
+    }
+
+    static func sigmoid(_ v: Float) -> Float { 1 / (1 + expf(-v)) }
+
+    /// `x[r] = log_softmax(x[r])` for each of `rows` rows.
+    static func logSoftmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        for r in 0..<rows {
+            let row = x + r * columns
+            var mx = -Float.infinity
+            for j in 0..<columns { mx = max(mx, row[j]) }
+            let lse = mx + Float(log(Kernels.sumExp(row, count: columns, shift: mx)))
+            for j in 0..<columns { row[j] -= lse }
+        }
+    }
+
+    /// Scales a buffer in place.
+    static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by s: Float) {
+        for i in 0..<count { x[i] *= s }
+    }
+}

@@ -1,0 +1,250 @@
+import EarshotCheckpoint
+import EarshotTensor
+import Foundation
+
+/// One recognised item.
+public struct ParaformerResult: Sendable, Equatable {
+    /// Decoded token ids, with blank, `<s>` and `</s>` removed (FunASR's `token_int`).
+    public var tokenIDs: [Int]
+    /// Their strings from `tokens.json`.
+    public var tokens: [String]
+    /// FunASR's post-processed text (`sentence_postprocess`): for models that give timestamps the words are
+    /// space-separated (CJK characters too), otherwise concatenated.
+    public var text: String
+    /// Per word of `text` (after `@@` merging and abbreviations), `[start_ms, end_ms]` as FunASR returns them
+    /// (VAD offset included); empty when the model gives no timestamps.
+    public var timestamps: [[Int]]
+    /// Per token, `[start_ms, end_ms]` before word merging (`ts_prediction_lfr6_standard`'s list).
+    public var tokenTimestamps: [[Int]]
+
+    /// An item that produced nothing (silence, or too short).
+    public static let empty = ParaformerResult(tokenIDs: [], tokens: [], text: "", timestamps: [], tokenTimestamps: [])
+}
+
+/// Intermediate tensors of one item, for oracle tests and diagnostics.
+public struct ParaformerTrace: Sendable {
+    /// LFR+CMVN features `[frames][inputSize]`.
+    public var features: [Float]
+    /// LFR frames.
+    public var frames: Int
+    /// Encoder output `[frames][outputSize]`.
+    public var encoderOutput: [Float]
+    /// CIF predictor output (alphas and peaks include the tail frame).
+    public var cif: CIFOutput
+    /// Decoder log-probabilities `[cif.tokenCount][vocabularySize]`.
+    public var logProbabilities: [Float]
+    /// Argmax per decoded position (before removing special ids).
+    public var argmax: [Int]
+    /// BiCif / SeACo: the upsampled timestamp alphas and peaks (`3·frames`).
+    public var upsampledAlphas: [Float]
+    public var upsampledPeaks: [Float]
+}
+
+/// Memory the planner needs for a Paraformer batch: weights once, plus the working set of the longest item
+/// (items run one at a time) and a small result per item.
+public struct ParaformerBatchCost: Sendable, Equatable {
+    /// Heap bytes the loaded weights own (converted copies, norms, biases, filters).
+    public var weightBytes: Int
+    /// Bytes of `model.pt` that fp32 weights are read from in place (page cache, mapped).
+    public var mappedWeightBytes: Int
+    let encoder: SANMEncoderConfig
+    let decoderUnits: Int
+    let vocabularySize: Int
+    let upsampleTimes: Int
+    let lfrN: Int
+    let hasTimestampHead: Bool
+
+    /// LFR frames of `samples` 16-kHz samples (`ceil((1 + (samples − 400)/160) / lfr_n)`).
+    public func frames(samples: Int) -> Int {
+        guard samples >= 400 else { return samples > 0 ? 1 : 0 }
+        let fbank = 1 + (samples - 400) / 160
+        return (fbank + lfrN - 1) / lfrN
+    }
+
+    /// Working bytes of one item of `frames` LFR frames (an upper bound: every buffer counted as live at once).
+    public func workingBytes(frames t: Int) -> Int {
+        let e = encoder, d = e.outputSize
+        let features = t * e.inputSize * 4 * 2
+        let encoderBytes = t * d * 4 + EncoderScratch.bytes(frames: t, config: e)
+        let attention = 2 * (256 * t + 2 * t * (d / max(1, e.attentionHeads))) * 4
+        let cif = (t + 3) * d * 4 * 2 + t * d * 3 * 4 + 3 * (t + 1) * 4
+        let n = t + 1   // tokens ≤ Σα ≤ frames + tail
+        let decoder = n * d * 4 + SANMDecoder.scratchBytes(tokens: n, frames: t, width: d, units: decoderUnits)
+            + n * vocabularySize * 4
+        let timestamps = hasTimestampHead ? upsampleTimes * t * (d + 2 * d + 4 * d + 2) * 4 : 0
+        return features + encoderBytes + attention + cif + decoder + timestamps
+    }
+
+    /// Bytes a batch of `count` items, the longest `longestSamples` samples, needs beyond the weights.
+    public func bytes(batchCount count: Int, longestSamples: Int) -> Int {
+        let t = frames(samples: longestSamples)
+        return workingBytes(frames: t) + count * (t + 1) * 64
+    }
+}
+
+/// A FunASR Paraformer (`Paraformer`, `BiCifParaformer`, `SeacoParaformer` without hotwords) loaded from its
+/// ModelScope directory: `config.yaml` (model class and `*_conf`), `model.pt` (state dict, memory-mapped),
+/// `am.mvn` (CMVN) and `tokens.json`. Immutable and shareable across threads; items are transcribed one at a
+/// time, which gives each item what FunASR gives it in a padded batch (see `SANMEncoder`).
+public final class ParaformerModel: @unchecked Sendable {
+    /// The model directory.
+    public let directory: String
+    /// The parsed configuration.
+    public let config: ParaformerConfig
+    /// The weight precision in use.
+    public let precision: ParaformerPrecision
+    /// The token list.
+    public let tokenList: ParaformerTokenList
+    /// CMVN from `am.mvn`.
+    public let cmvn: CMVN
+    /// Plain Paraformer only: also predict timestamps from the CIF, as FunASR's `pred_timestamp=True`.
+    /// FunASR hands the CIF's peaks and alphas to `ts_prediction_lfr6_standard` in swapped order
+    /// (`model.py:inference`); Earshot reproduces that call as is, so its timestamps equal FunASR's.
+    public var predictTimestamps = false
+
+    let encoder: SANMEncoder
+    let predictor: CIFPredictor
+    let decoder: SANMDecoder
+    private let checkpoint: PyTorchCheckpoint
+
+    /// The files a Paraformer directory must hold.
+    public static let requiredFiles = ["config.yaml", "model.pt", "am.mvn", "tokens.json"]
+
+    /// Whether `directory` looks like a FunASR model directory (has every required file).
+    public static func isModelDirectory(_ directory: String) -> Bool {
+        requiredFiles.allSatisfy { FileManager.default.fileExists(atPath: directory + "/" + $0) }
+    }
+
+    /// Loads the model in `directory`.
+    /// - Throws: `FunASRError` naming the file (and key or tensor) that is missing, names an unknown class,
+    ///   or does not match: a missing `tokens.json`, `model: Foo`, a tensor of the wrong shape.
+    public init(directory: String, precision: ParaformerPrecision = .float32) throws(FunASRError) {
+        self.directory = directory
+        self.precision = precision
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+            throw FunASRError(.model, "\(directory): no such model directory (a FunASR Paraformer directory holds \(Self.requiredFiles.joined(separator: ", ")))")
+        }
+        for file in Self.requiredFiles where !FileManager.default.fileExists(atPath: directory + "/" + file) {
+            throw FunASRError(.model, "\(directory)/\(file): missing from the model directory (a FunASR Paraformer directory holds \(Self.requiredFiles.joined(separator: ", ")), as ModelScope ships it)")
+        }
+        let yaml: YAMLConfig
+        do { yaml = try YAMLConfig(path: directory + "/config.yaml") } catch { throw FunASRError(error) }
+        let config = try ParaformerConfig(yaml)
+        self.config = config
+        tokenList = try ParaformerTokenList(path: directory + "/tokens.json")
+        cmvn = try CMVN(path: directory + "/am.mvn")
+        guard cmvn.dimension >= config.encoder.inputSize else {
+            throw FunASRError(.invalidConfiguration, "\(directory)/am.mvn: has \(cmvn.dimension) values per frame but the features have \(config.encoder.inputSize) (n_mels \(config.fbank.melBins) × lfr_m \(config.lfrM))")
+        }
+        for id in [config.blankID, config.sosID, config.eosID] where id < 0 || id >= tokenList.count {
+            throw FunASRError(.invalidConfiguration, "\(directory)/config.yaml: special token id \(id) (model_conf blank_id/sos/eos) is outside tokens.json's \(tokenList.count) tokens")
+        }
+        do { checkpoint = try PyTorchCheckpoint(path: directory + "/model.pt") } catch { throw FunASRError(error) }
+        let loader = ParaformerWeightLoader(checkpoint: checkpoint, precision: precision)
+        encoder = try SANMEncoder(loader, config: config.encoder)
+        predictor = try CIFPredictor(loader, config: config.predictor)
+        decoder = try SANMDecoder(loader, config: config.decoder, width: config.encoder.outputSize,
+                                  vocabularySize: tokenList.count)
+        _ = try KaldiFbank(options: config.fbank)   // surface window/mel errors at load time
+    }
+
+    /// Whether results carry timestamps (BiCif and SeACo always; plain Paraformer with `predictTimestamps`).
+    public var givesTimestamps: Bool { predictor.timestampHead != nil || predictTimestamps }
+
+    /// The memory cost model for the batch planner.
+    public var batchCost: ParaformerBatchCost {
+        ParaformerBatchCost(weightBytes: encoder.byteCount + predictor.byteCount + decoder.byteCount,
+                            mappedWeightBytes: encoder.mappedBytes + decoder.mappedBytes,
+                            encoder: config.encoder, decoderUnits: config.decoder.linearUnits,
+                            vocabularySize: tokenList.count, upsampleTimes: config.predictor.upsampleTimes,
+                            lfrN: config.lfrN, hasTimestampHead: predictor.timestampHead != nil)
+    }
+
+    /// LFR + CMVN features of 16-kHz samples in [-1, 1] (FunASR's `WavFrontend` with dither 0).
+    public func features(_ samples: [Float]) throws(FunASRError) -> (values: [Float], frames: Int) {
+        let stream = try FeatureStream(fbank: try KaldiFbank(options: config.fbank), lfrM: config.lfrM,
+                                       lfrN: config.lfrN, cmvn: cmvn)
+        var out: [Float] = []
+        var frames = 0
+        let sink: (FeatureBatch) -> Void = { b in
+            out.append(contentsOf: UnsafeBufferPointer(start: b.features, count: b.count * b.dimension))
+            frames += b.count
+        }
+        samples.withUnsafeBufferPointer { stream.push($0, sink: sink) }
+        stream.finish(sink: sink)
+        return (out, frames)
+    }
+
+    /// Transcribes a batch of 16-kHz mono items in [-1, 1], one at a time; `vadOffsetsMs[i]` (FunASR's
+    /// `begin_time`) is added to item `i`'s timestamps as FunASR adds it.
+    public func transcribe(_ batch: [[Float]], vadOffsetsMs: [Int]? = nil) throws(FunASRError) -> [ParaformerResult] {
+        if let offsets = vadOffsetsMs, offsets.count != batch.count {
+            throw FunASRError(.invalidArgument, "\(offsets.count) VAD offsets for \(batch.count) items")
+        }
+        var results: [ParaformerResult] = []
+        results.reserveCapacity(batch.count)
+        for (i, samples) in batch.enumerated() {
+            results.append(try run(samples, vadOffsetMs: vadOffsetsMs?[i] ?? 0).result)
+        }
+        return results
+    }
+
+    /// Runs one item and returns the result with its intermediate tensors.
+    public func run(_ samples: [Float], vadOffsetMs: Int = 0) throws(FunASRError) -> (result: ParaformerResult, trace: ParaformerTrace) {
+        let (features, t) = try self.features(samples)
+        return features.withUnsafeBufferPointer { run(features: $0.baseAddress!, frames: t, vadOffsetMs: vadOffsetMs) }
+    }
+
+    /// Runs one item from its features (`frames × inputSize`).
+    func run(features: UnsafePointer<Float>, frames t: Int, vadOffsetMs: Int) -> (result: ParaformerResult, trace: ParaformerTrace) {
+        let featureCopy = Array(UnsafeBufferPointer(start: features, count: t * config.encoder.inputSize))
+        var trace = ParaformerTrace(features: featureCopy, frames: t, encoderOutput: [],
+                                    cif: CIFOutput(alphas: [], peaks: [], firePositions: [], tokenCount: 0, embeddings: []),
+                                    logProbabilities: [], argmax: [], upsampledAlphas: [], upsampledPeaks: [])
+        guard t > 0 else { return (.empty, trace) }
+        let enc = encoder.encode(features, frames: t)
+        trace.encoderOutput = enc
+        let (cif, convolved) = enc.withUnsafeBufferPointer { predictor.predict($0.baseAddress!, frames: t) }
+        trace.cif = cif
+        // FunASR returns nothing when no item of the batch has a token (`max(token_num) < 1`); an item alone
+        // with no token gives an empty result.
+        guard cif.tokenCount >= 1 else { return (.empty, trace) }
+        let logp = decoder.decode(embeddings: cif.embeddings, tokens: cif.tokenCount, encoder: enc, frames: t)
+        trace.logProbabilities = logp
+        let v = tokenList.count
+        var argmax: [Int] = []
+        logp.withUnsafeBufferPointer { p in
+            for r in 0..<cif.tokenCount { argmax.append(Kernels.argmax(p.baseAddress! + r * v, count: v)) }
+        }
+        trace.argmax = argmax
+        let ids = argmax.filter { $0 != config.eosID && $0 != config.sosID && $0 != config.blankID }
+        let tokens = ids.map { tokenList.tokens[$0] }
+        var tokenStamps: [[Int]] = []
+        if let head = predictor.timestampHead {
+            let input = config.predictor.useCIF1CNN ? convolved : enc
+            let (ua, up) = input.withUnsafeBufferPointer { head.alphasAndPeaks($0.baseAddress!, frames: t, tokenCount: cif.tokenCount) }
+            trace.upsampledAlphas = ua
+            trace.upsampledPeaks = up
+            tokenStamps = ParaformerTimestamps.predict(alphas: ua, peaks: up, tokens: tokens, vadOffsetMs: vadOffsetMs,
+                                                       upsampleRate: config.predictor.upsampleTimes)
+                .map { $0.map(ParaformerTimestamps.milliseconds) }
+        } else if predictTimestamps {
+            // FunASR: ts_prediction_lfr6_standard(pre_peak_index[i], alphas[i], …, upsample_rate=1) — the peaks
+            // go in as "alphas" and the alphas as "peaks".
+            tokenStamps = ParaformerTimestamps.predict(alphas: cif.peaks, peaks: cif.alphas, tokens: tokens,
+                                                       vadOffsetMs: vadOffsetMs, upsampleRate: 1)
+                .map { $0.map(ParaformerTimestamps.milliseconds) }
+        }
+        let result: ParaformerResult
+        if givesTimestamps {
+            let post = ParaformerTextPostprocess.sentence(tokens, timestamps: tokenStamps.map { $0.map(Double.init) })
+            result = ParaformerResult(tokenIDs: ids, tokens: tokens, text: post.text,
+                                      timestamps: post.timestamps.map { $0.map { Int($0) } }, tokenTimestamps: tokenStamps)
+        } else {
+            let post = ParaformerTextPostprocess.sentence(tokens)
+            result = ParaformerResult(tokenIDs: ids, tokens: tokens, text: post.text, timestamps: [], tokenTimestamps: [])
+        }
+        return (result, trace)
+    }
+}

@@ -1,0 +1,158 @@
+import EarshotTensor
+
+/// `PositionwiseFeedForwardDecoderSANM`: `w_2(LayerNorm(relu(w_1(x))))`, `w_2` without bias.
+struct DecoderFeedForward: @unchecked Sendable {
+    let w1: ParaformerLinear
+    let norm: ParaformerLayerNorm
+    let w2: ParaformerLinear
+
+    init(_ w: ParaformerWeightLoader, _ prefix: String, width d: Int, units: Int) throws(FunASRError) {
+        w1 = try w.linear(prefix + "w_1", outputs: units, inputs: d)
+        norm = try w.layerNorm(prefix + "norm", width: units)
+        w2 = try w.linear(prefix + "w_2", outputs: d, inputs: units, bias: false)
+    }
+
+    var byteCount: Int { w1.byteCount + norm.byteCount + w2.byteCount }
+    var mappedBytes: Int { w1.mappedBytes + w2.mappedBytes }
+
+    func apply(_ x: UnsafePointer<Float>, rows: Int, hidden: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        w1.apply(x, rows: rows, into: hidden)
+        ParaformerOps.relu(hidden, count: rows * w1.outputs)
+        norm.apply(hidden, rows: rows, into: hidden)
+        w2.apply(hidden, rows: rows, into: y)
+    }
+}
+
+/// Cross-attention of a decoder block (`MultiHeadedAttentionCrossAtt`).
+struct DecoderCrossAttention: @unchecked Sendable {
+    let query: ParaformerLinear   // linear_q [d, d]
+    let keyValue: ParaformerLinear // linear_k_v [2d, encoder d]
+    let out: ParaformerLinear     // linear_out [d, d]
+
+    var byteCount: Int { query.byteCount + keyValue.byteCount + out.byteCount }
+    var mappedBytes: Int { query.mappedBytes + keyValue.mappedBytes + out.mappedBytes }
+}
+
+/// One `DecoderLayerSANM`. `selfAttention` (FSMN) is absent only in `decoders3`; `crossAttention` is absent in
+/// `decoders2` and `decoders3`.
+struct SANMDecoderLayer: @unchecked Sendable {
+    let norm1: ParaformerLayerNorm
+    let feedForward: DecoderFeedForward
+    let norm2: ParaformerLayerNorm?
+    let fsmn: FSMNMemory?
+    let norm3: ParaformerLayerNorm?
+    let crossAttention: DecoderCrossAttention?
+
+    init(_ w: ParaformerWeightLoader, _ prefix: String, config c: SANMDecoderConfig, width d: Int,
+         fsmnShift: Int?, cross: Bool) throws(FunASRError) {
+        norm1 = try w.layerNorm(prefix + "norm1", width: d)
+        feedForward = try DecoderFeedForward(w, prefix + "feed_forward.", width: d, units: c.linearUnits)
+        if let shift = fsmnShift {
+            norm2 = try w.layerNorm(prefix + "norm2", width: d)
+            fsmn = try w.fsmn(prefix + "self_attn.fsmn_block.weight", channels: d, kernel: c.kernelSize, shift: shift)
+        } else {
+            norm2 = nil
+            fsmn = nil
+        }
+        if cross {
+            norm3 = try w.layerNorm(prefix + "norm3", width: d)
+            crossAttention = DecoderCrossAttention(
+                query: try w.linear(prefix + "src_attn.linear_q", outputs: d, inputs: d),
+                keyValue: try w.linear(prefix + "src_attn.linear_k_v", outputs: 2 * d, inputs: d),
+                out: try w.linear(prefix + "src_attn.linear_out", outputs: d, inputs: d))
+        } else {
+            norm3 = nil
+            crossAttention = nil
+        }
+    }
+
+    var byteCount: Int {
+        norm1.byteCount + feedForward.byteCount + (norm2?.byteCount ?? 0) + (fsmn?.byteCount ?? 0)
+            + (norm3?.byteCount ?? 0) + (crossAttention?.byteCount ?? 0)
+    }
+    var mappedBytes: Int { feedForward.mappedBytes + (crossAttention?.mappedBytes ?? 0) }
+}
+
+/// FunASR's non-autoregressive `ParaformerSANMDecoder.forward` for one sequence of `N` acoustic embeddings over
+/// `T` encoder frames: `att_layer_num` blocks `x = x + FSMN(LN2(FFN(LN1(x))))`, `x = x + CrossAtt(LN3(x), enc)`;
+/// `num_blocks − att_layer_num` blocks without cross-attention (their FSMN has shift 0); `decoders3`:
+/// `x = FFN(LN1(x))` (no residual); `after_norm`, `output_layer`, `log_softmax`.
+struct SANMDecoder: @unchecked Sendable {
+    let config: SANMDecoderConfig
+    let width: Int
+    let vocabularySize: Int
+    let layers: [SANMDecoderLayer]
+    let afterNorm: ParaformerLayerNorm
+    let outputLayer: ParaformerLinear
+
+    init(_ w: ParaformerWeightLoader, config c: SANMDecoderConfig, width d: Int, vocabularySize v: Int) throws(FunASRError) {
+        config = c
+        width = d
+        vocabularySize = v
+        var layers: [SANMDecoderLayer] = []
+        for i in 0..<c.attentionLayers {
+            layers.append(try SANMDecoderLayer(w, "decoder.decoders.\(i).", config: c, width: d, fsmnShift: c.sanmShift, cross: true))
+        }
+        for i in 0..<(c.numBlocks - c.attentionLayers) {
+            layers.append(try SANMDecoderLayer(w, "decoder.decoders2.\(i).", config: c, width: d, fsmnShift: 0, cross: false))
+        }
+        layers.append(try SANMDecoderLayer(w, "decoder.decoders3.0.", config: c, width: d, fsmnShift: nil, cross: false))
+        self.layers = layers
+        afterNorm = try w.layerNorm("decoder.after_norm", width: d)
+        outputLayer = try w.linear("decoder.output_layer", outputs: v, inputs: d, quantized: false)
+    }
+
+    var byteCount: Int { layers.reduce(afterNorm.byteCount + outputLayer.byteCount) { $0 + $1.byteCount } }
+    var mappedBytes: Int { layers.reduce(outputLayer.mappedBytes) { $0 + $1.mappedBytes } }
+
+    /// Scratch bytes for `tokens` embeddings over `frames` encoder frames (excluding the returned logits).
+    static func scratchBytes(tokens n: Int, frames t: Int, width d: Int, units: Int) -> Int {
+        (n * (4 * d + units) + t * 2 * d) * 4
+    }
+
+    /// Log-probabilities `[tokens][vocabularySize]`.
+    func decode(embeddings: [Float], tokens n: Int, encoder: [Float], frames t: Int) -> [Float] {
+        let d = width, v = vocabularySize
+        guard n > 0 else { return [] }
+        var x = embeddings
+        var logits = [Float](repeating: 0, count: n * v)
+        let normed = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+        let ffn = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+        let memory = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+        let attended = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+        let hidden = UnsafeMutablePointer<Float>.allocate(capacity: n * config.linearUnits)
+        let keyValue = UnsafeMutablePointer<Float>.allocate(capacity: max(1, t * 2 * d))
+        defer { for p in [normed, ffn, memory, attended, hidden, keyValue] { p.deallocate() } }
+        x.withUnsafeMutableBufferPointer { xb in
+            encoder.withUnsafeBufferPointer { eb in
+                let x = xb.baseAddress!, enc = eb.baseAddress!
+                for layer in layers {
+                    layer.norm1.apply(x, rows: n, into: normed)
+                    layer.feedForward.apply(normed, rows: n, hidden: hidden, into: ffn)
+                    guard let fsmn = layer.fsmn, let norm2 = layer.norm2 else {
+                        x.update(from: ffn, count: n * d)   // decoders3: no residual
+                        continue
+                    }
+                    norm2.apply(ffn, rows: n, into: normed)
+                    fsmn.apply(normed, ldx: d, frames: n, into: memory)
+                    Kernels.add(memory, into: x, count: n * d)
+                    guard let cross = layer.crossAttention, let norm3 = layer.norm3 else { continue }
+                    norm3.apply(x, rows: n, into: normed)
+                    cross.query.apply(normed, rows: n, into: ffn)
+                    cross.keyValue.apply(enc, rows: t, into: keyValue)
+                    Kernels.attention(query: ffn, queryStride: d, key: keyValue, keyStride: 2 * d,
+                                      value: keyValue + d, valueStride: 2 * d, output: attended, outputStride: d,
+                                      heads: config.attentionHeads, headDim: d / config.attentionHeads,
+                                      queryCount: n, keyCount: t, causalOffset: nil)
+                    cross.out.apply(attended, rows: n, into: x, accumulate: true)
+                }
+                afterNorm.apply(x, rows: n, into: normed)
+                logits.withUnsafeMutableBufferPointer { lb in
+                    outputLayer.apply(normed, rows: n, into: lb.baseAddress!)
+                    ParaformerOps.logSoftmaxRows(lb.baseAddress!, rows: n, columns: v)
+                }
+            }
+        }
+        return logits
+    }
+}
