@@ -1,0 +1,120 @@
+@testable import EarshotFunASR
+import Foundation
+import Testing
+
+extension FunASRSuite {
+    @Suite("Paraformer model directories and batching") struct ParaformerLoadTests {
+        private func loadError(_ dir: String) -> FunASRError? {
+            do {
+                _ = try ParaformerModel(directory: dir)
+                return nil
+            } catch {
+                return error
+            }
+        }
+
+        @Test("a missing tokens.json names the file")
+        func missingTokens() throws {
+            let dir = try TinyParaformer().write(omit: ["tokens.json"])
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let error = try #require(loadError(dir))
+            #expect(error.code == .model)
+            #expect(error.message.contains(dir + "/tokens.json"))
+            #expect(error.message.contains("missing"))
+        }
+
+        @Test("an unknown model class names config.yaml and the class")
+        func unknownClass() throws {
+            var tiny = TinyParaformer()
+            tiny.modelClass = "SenseVoiceSmall"
+            let dir = try tiny.write()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let error = try #require(loadError(dir))
+            #expect(error.code == .model)
+            #expect(error.message.contains(dir + "/config.yaml"))
+            #expect(error.message.contains("SenseVoiceSmall"))
+        }
+
+        @Test("a tensor of the wrong shape names model.pt, the tensor and both shapes")
+        func shapeMismatch() throws {
+            var tiny = TinyParaformer()
+            tiny.shapeOverrides["decoder.decoders.1.src_attn.linear_k_v.weight"] = [2 * tiny.d, tiny.d + 1]
+            let dir = try tiny.write()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let error = try #require(loadError(dir))
+            #expect(error.code == .model)
+            #expect(error.message.contains(dir + "/model.pt"))
+            #expect(error.message.contains("decoder.decoders.1.src_attn.linear_k_v.weight"))
+            #expect(error.message.contains("[16, 9]") && error.message.contains("[16, 8]"))
+        }
+
+        @Test("tokens.json longer than the output layer is a shape mismatch on decoder.output_layer")
+        func vocabularyMismatch() throws {
+            var tiny = TinyParaformer()
+            let dir = try tiny.write()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            tiny.tokens.append("extra")
+            try JSONSerialization.data(withJSONObject: tiny.tokens).write(to: URL(fileURLWithPath: dir + "/tokens.json"))
+            let error = try #require(loadError(dir))
+            #expect(error.message.contains("decoder.output_layer.weight"))
+        }
+
+        @Test("a duplicated token is refused, as FunASR's tokenizer refuses it")
+        func duplicatedToken() throws {
+            var tiny = TinyParaformer()
+            tiny.tokens[5] = "a"
+            let dir = try tiny.write()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let error = try #require(loadError(dir))
+            #expect(error.message.contains("tokens.json") && error.message.contains("\"a\" appears twice"))
+        }
+
+        @Test("a missing tensor names the tensor", arguments: ["CifPredictorV2", "CifPredictorV3"])
+        func missingTensor(predictor: String) throws {
+            var tiny = TinyParaformer()
+            tiny.predictorClass = predictor
+            tiny.modelClass = predictor == "CifPredictorV3" ? "BiCifParaformer" : "Paraformer"
+            let dir = try tiny.write()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            // Rewrite the config to need a third encoder layer the checkpoint lacks.
+            let yaml = tiny.configYAML.replacingOccurrences(of: "num_blocks: \(tiny.encoderBlocks)", with: "num_blocks: 3")
+            try Data(yaml.utf8).write(to: URL(fileURLWithPath: dir + "/config.yaml"))
+            let error = try #require(loadError(dir))
+            #expect(error.message.contains("encoder.encoders.1.norm1.weight"))
+        }
+
+        @Test("batched equals one at a time, whatever the order and lengths", arguments: ["Paraformer", "BiCifParaformer"])
+        func batchedEqualsSingle(modelClass: String) throws {
+            var tiny = TinyParaformer()
+            tiny.modelClass = modelClass
+            tiny.predictorClass = modelClass == "Paraformer" ? "CifPredictorV2" : "CifPredictorV3"
+            let dir = try tiny.write()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let model = try ParaformerModel(directory: dir)
+            let audio = try Assets.audio("audio/zh/asr_example.wav")
+            let items = [Array(audio[0..<16_000]), Array(audio[8_000..<40_000]), Array(audio[1_000..<9_000])]
+            let batched = try model.transcribe(items, vadOffsetsMs: [0, 500, 1_000])
+            let reversed = try model.transcribe(items.reversed(), vadOffsetsMs: [1_000, 500, 0])
+            for (i, item) in items.enumerated() {
+                let single = try model.transcribe([item], vadOffsetsMs: [i * 500])
+                #expect(batched[i] == single[0])
+                #expect(reversed[items.count - 1 - i] == single[0])
+            }
+            #expect(batched.contains { !$0.tokenIDs.isEmpty }, "random weights should still fire some tokens")
+            if model.givesTimestamps {
+                for r in batched { #expect(r.timestamps.count == r.text.split(separator: " ").count) }
+            }
+        }
+
+        @Test("the batch cost grows with the longest item and the count")
+        func batchCost() throws {
+            let dir = try TinyParaformer().write()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let cost = try ParaformerModel(directory: dir).batchCost
+            #expect(cost.frames(samples: 16_000) == 17)          // 98 fbank frames → ceil(98/6)
+            #expect(cost.bytes(batchCount: 1, longestSamples: 32_000) > cost.bytes(batchCount: 1, longestSamples: 16_000))
+            #expect(cost.bytes(batchCount: 4, longestSamples: 16_000) > cost.bytes(batchCount: 1, longestSamples: 16_000))
+            #expect(cost.weightBytes > 0)
+        }
+    }
+}
