@@ -106,6 +106,32 @@ extension FunASRSuite {
             }
         }
 
+        @Test("SeACo without hotwords equals its BiCif part; with hotwords it runs, batched equals one at a time")
+        func seaco() throws {
+            var tiny = TinyParaformer()
+            tiny.modelClass = "SeacoParaformer"
+            tiny.predictorClass = "CifPredictorV3"
+            let dir = try tiny.write()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let model = try ParaformerModel(directory: dir)
+            let audio = try Assets.audio("audio/zh/asr_example.wav")
+            let items = [Array(audio[0..<24_000]), Array(audio[8_000..<40_000])]
+            let plain = try model.transcribe(items)
+            // The same weights read as BiCifParaformer (which ignores the hotword tensors).
+            let yaml = tiny.configYAML.replacingOccurrences(of: "model: SeacoParaformer", with: "model: BiCifParaformer")
+            try Data(yaml.utf8).write(to: URL(fileURLWithPath: dir + "/config.yaml"))
+            let bicif = try ParaformerModel(directory: dir)
+            #expect(try bicif.transcribe(items) == plain)
+            #expect(throws: FunASRError.self) { try bicif.prepareHotwords("你好") }
+            let hotwords = try model.prepareHotwords("你好 abc 好")
+            #expect(hotwords.tokenIDs == [[8], [8], [7], [1]])   // no seg_dict: whole words ("好" is a token), unknown → <unk> (8); then [sos]
+            let biased = try model.transcribe(items, hotwords: hotwords)
+            for (i, item) in items.enumerated() {
+                #expect(try model.transcribe([item], hotwords: hotwords)[0] == biased[i])
+            }
+            #expect(throws: FunASRError.self) { try model.prepareHotwords(String(repeating: "好 ", count: 50)) }
+        }
+
         @Test("the batch cost grows with the longest item and the count")
         func batchCost() throws {
             let dir = try TinyParaformer().write()

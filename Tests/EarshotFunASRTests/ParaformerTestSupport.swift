@@ -61,6 +61,21 @@ struct TinyParaformer {
 
             """
         }
+        if modelClass == "SeacoParaformer" {
+            s += """
+            seaco_decoder: ParaformerSANMDecoder
+            seaco_decoder_conf:
+                attention_heads: \(heads)
+                linear_units: \(ffn)
+                num_blocks: 2
+                kernel_size: 5
+                sanm_shfit: 0
+                use_output_layer: false
+                wo_input_layer: true
+
+            """
+            s = s.replacingOccurrences(of: "    predictor_bias: 1\n", with: "    predictor_bias: 1\n    inner_dim: \(d)\n    bias_encoder_type: lstm\n    bias_encoder_bid: false\n    NO_BIAS: \(tokens.count - 1)\n")
+        }
         s += """
         frontend: WavFrontend
         frontend_conf:
@@ -122,6 +137,26 @@ struct TinyParaformer {
         lin(p + "feed_forward.w_2", d, ffn, bias: false)
         ln("decoder.after_norm", d)
         lin("decoder.output_layer", tokens.count, d)
+        if modelClass == "SeacoParaformer" {
+            t.append(("decoder.embed.0.weight", [tokens.count, d]))
+            for l in 0..<2 {
+                t.append(("bias_encoder.weight_ih_l\(l)", [4 * d, d])); t.append(("bias_encoder.weight_hh_l\(l)", [4 * d, d]))
+                t.append(("bias_encoder.bias_ih_l\(l)", [4 * d])); t.append(("bias_encoder.bias_hh_l\(l)", [4 * d]))
+            }
+            for b in 0..<6 {   // att_layer_num defaults to 6 in FunASR, above num_blocks 2
+                let p = "seaco_decoder.decoders.\(b)."
+                ln(p + "norm1", d); ln(p + "norm2", d); ln(p + "norm3", d)
+                lin(p + "feed_forward.w_1", ffn, d); ln(p + "feed_forward.norm", ffn)
+                lin(p + "feed_forward.w_2", d, ffn, bias: false)
+                t.append((p + "self_attn.fsmn_block.weight", [d, 1, 5]))
+                lin(p + "src_attn.linear_q", d, d); lin(p + "src_attn.linear_k_v", 2 * d, d); lin(p + "src_attn.linear_out", d, d)
+            }
+            let q = "seaco_decoder.decoders3.0."
+            ln(q + "norm1", d); lin(q + "feed_forward.w_1", ffn, d); ln(q + "feed_forward.norm", ffn)
+            lin(q + "feed_forward.w_2", d, ffn, bias: false)
+            ln("seaco_decoder.after_norm", d)
+            lin("hotword_output_layer", tokens.count, d)
+        }
         return t.map { ($0.0, shapeOverrides[$0.0] ?? $0.1) }
     }
 

@@ -83,12 +83,13 @@ struct LSTMDirection: @unchecked Sendable {
     let hiddenWeights: ParaformerLinear  // weight_hh [4H, H] + bias_hh
     let hidden: Int
 
-    init(_ w: ParaformerWeightLoader, _ prefix: String, suffix: String, input: Int, hidden h: Int) throws(FunASRError) {
+    init(_ w: ParaformerWeightLoader, _ prefix: String, layer: Int = 0, suffix: String, input: Int, hidden h: Int) throws(FunASRError) {
         hidden = h
-        inputWeights = ParaformerLinear(weight: try w.matrix("\(prefix).weight_ih_l0\(suffix)", outputs: 4 * h, inputs: input, quantized: false),
-                                        bias: try w.store("\(prefix).bias_ih_l0\(suffix)", [4 * h]))
-        hiddenWeights = ParaformerLinear(weight: try w.matrix("\(prefix).weight_hh_l0\(suffix)", outputs: 4 * h, inputs: h, quantized: false),
-                                         bias: try w.store("\(prefix).bias_hh_l0\(suffix)", [4 * h]))
+        let l = "l\(layer)\(suffix)"
+        inputWeights = ParaformerLinear(weight: try w.matrix("\(prefix).weight_ih_\(l)", outputs: 4 * h, inputs: input, quantized: false),
+                                        bias: try w.store("\(prefix).bias_ih_\(l)", [4 * h]))
+        hiddenWeights = ParaformerLinear(weight: try w.matrix("\(prefix).weight_hh_\(l)", outputs: 4 * h, inputs: h, quantized: false),
+                                         bias: try w.store("\(prefix).bias_hh_\(l)", [4 * h]))
     }
 
     var byteCount: Int { inputWeights.byteCount + hiddenWeights.byteCount }

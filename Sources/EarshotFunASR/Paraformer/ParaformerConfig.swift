@@ -72,6 +72,17 @@ public struct CIFPredictorConfig: Sendable, Equatable {
     public var hasTimestampHead: Bool { className == "CifPredictorV3" }
 }
 
+/// SeACo-Paraformer's hotword path (`model_conf`, `seaco_decoder_conf`; `funasr/models/seaco_paraformer/model.py`).
+public struct SeacoConfig: Sendable, Equatable {
+    /// Width of the hotword embeddings and bias encoder (`inner_dim`, 512).
+    public var innerDim = 512
+    /// The hotword head's "no hotword" class (`NO_BIAS`, 8377).
+    public var noBiasID = 8377
+    /// The hotword decoder (`seaco_decoder_conf`: 4 blocks, FFN 1024, kernel 21; att_layer_num defaults to 6,
+    /// so FunASR builds 6 cross-attention blocks and no `decoders2`).
+    public var decoder = SANMDecoderConfig()
+}
+
 /// Everything `config.yaml` says that the Swift Paraformer uses.
 public struct ParaformerConfig: Sendable, Equatable {
     /// The model class.
@@ -88,6 +99,31 @@ public struct ParaformerConfig: Sendable, Equatable {
     public var lfrM: Int, lfrN: Int
     /// Special token ids (`model_conf` `blank_id`, `sos`, `eos`: 0, 1, 2).
     public var blankID = 0, sosID = 1, eosID = 2
+    /// SeACo's hotword path (`SeacoParaformer` only).
+    public var seaco: SeacoConfig?
+
+    /// Reads a `ParaformerSANMDecoder` configuration under `key` ("decoder_conf." or "seaco_decoder_conf.").
+    static func decoderConfig(_ c: YAMLConfig, _ key: String, width: Int) throws -> SANMDecoderConfig {
+        var d = SANMDecoderConfig()
+        d.attentionHeads = try c.int(key + "attention_heads", default: 4)
+        d.linearUnits = try c.int(key + "linear_units", default: 2048)
+        d.numBlocks = try c.int(key + "num_blocks", default: 6)
+        d.attentionLayers = try c.int(key + "att_layer_num", default: 6)
+        d.kernelSize = try c.int(key + "kernel_size", default: 21)
+        if let raw = c.node(key + "sanm_shfit")?.string, ["null", "Null", "NULL", "~", ""].contains(raw) {
+            d.sanmShift = (d.kernelSize - 1) / 2
+        } else {
+            d.sanmShift = try c.int(key + "sanm_shfit", default: 0)
+        }
+        guard try c.bool(key + "normalize_before", default: true), !(try c.bool(key + "concat_after", default: false)) else {
+            throw FunASRError(.invalidConfiguration, "\(c.path): \(key)normalize_before must be true and concat_after false (Paraformer's)")
+        }
+        guard d.attentionHeads > 0, width % d.attentionHeads == 0, d.attentionLayers >= 1, d.kernelSize >= 1,
+              d.sanmShift >= 0, (d.kernelSize - 1) / 2 + d.sanmShift <= d.kernelSize - 1 else {
+            throw FunASRError(.invalidConfiguration, "\(c.path): \(key) attention_heads \(d.attentionHeads) / num_blocks \(d.numBlocks) / att_layer_num \(d.attentionLayers) / kernel_size \(d.kernelSize) / sanm_shfit \(d.sanmShift) do not describe a SAN-M decoder of width \(width)")
+        }
+        return d
+    }
 
     /// Parses `config.yaml`.
     /// - Throws: `FunASRError` naming the file and key: `.model` for an unknown `model:` class or encoder,
@@ -126,21 +162,7 @@ public struct ParaformerConfig: Sendable, Equatable {
             guard attentionType == "sanm" else {
                 throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf.selfattention_layer_type '\(attentionType)' is not supported (only sanm)")
             }
-            var d = SANMDecoderConfig()
-            let dk = "decoder_conf."
-            d.attentionHeads = try c.int(dk + "attention_heads", default: 4)
-            d.linearUnits = try c.int(dk + "linear_units", default: 2048)
-            d.numBlocks = try c.int(dk + "num_blocks", default: 6)
-            d.attentionLayers = try c.int(dk + "att_layer_num", default: 6)
-            d.kernelSize = try c.int(dk + "kernel_size", default: 21)
-            if let raw = c.node(dk + "sanm_shfit")?.string, ["null", "Null", "NULL", "~", ""].contains(raw) {
-                d.sanmShift = (d.kernelSize - 1) / 2
-            } else {
-                d.sanmShift = try c.int(dk + "sanm_shfit", default: 0)
-            }
-            guard try c.bool(dk + "normalize_before", default: true), !(try c.bool(dk + "concat_after", default: false)) else {
-                throw FunASRError(.invalidConfiguration, "\(c.path): decoder_conf needs normalize_before true and concat_after false (Paraformer's)")
-            }
+            let d = try Self.decoderConfig(c, "decoder_conf.", width: e.outputSize)
             var p = CIFPredictorConfig()
             let pk = "predictor_conf."
             p.className = try c.string("predictor", default: "")
@@ -190,14 +212,27 @@ public struct ParaformerConfig: Sendable, Equatable {
                   e.kernelSize >= 1, e.sanmShift >= 0, (e.kernelSize - 1) / 2 + e.sanmShift <= e.kernelSize - 1 else {
                 throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf output_size \(e.outputSize) / attention_heads \(e.attentionHeads) / num_blocks \(e.numBlocks) / kernel_size \(e.kernelSize) / sanm_shfit \(e.sanmShift) do not describe a SAN-M encoder")
             }
-            guard d.attentionHeads > 0, e.outputSize % d.attentionHeads == 0, d.attentionLayers >= 1,
-                  d.numBlocks >= d.attentionLayers, d.kernelSize >= 1, d.sanmShift >= 0,
-                  (d.kernelSize - 1) / 2 + d.sanmShift <= d.kernelSize - 1 else {
-                throw FunASRError(.invalidConfiguration, "\(c.path): decoder_conf attention_heads \(d.attentionHeads) / num_blocks \(d.numBlocks) / att_layer_num \(d.attentionLayers) / kernel_size \(d.kernelSize) / sanm_shfit \(d.sanmShift) do not describe a SAN-M decoder")
-            }
             encoder = e
             decoder = d
             predictor = p
+            if kind == .seacoParaformer {
+                var h = SeacoConfig()
+                h.innerDim = try c.int("model_conf.inner_dim", default: 256)
+                h.noBiasID = try c.int("model_conf.NO_BIAS", default: 8377)
+                let biasType = try c.string("model_conf.bias_encoder_type", default: "lstm")
+                guard biasType == "lstm", !(try c.bool("model_conf.bias_encoder_bid", default: false)) else {
+                    throw FunASRError(.invalidConfiguration, "\(c.path): model_conf.bias_encoder_type '\(biasType)' / bias_encoder_bid: only a unidirectional LSTM bias encoder (paraformer-zh's) is supported")
+                }
+                guard h.innerDim == e.outputSize else {
+                    throw FunASRError(.invalidConfiguration, "\(c.path): model_conf.inner_dim (\(h.innerDim)) must equal encoder_conf.output_size (\(e.outputSize)): hotwords are embedded with the decoder's table")
+                }
+                let seacoClass = try c.string("seaco_decoder", default: "ParaformerSANMDecoder")
+                guard seacoClass == "ParaformerSANMDecoder" else {
+                    throw FunASRError(.model, "\(c.path): seaco_decoder '\(seacoClass)' is not supported (only ParaformerSANMDecoder)")
+                }
+                h.decoder = try Self.decoderConfig(c, "seaco_decoder_conf.", width: h.innerDim)
+                seaco = h
+            }
             blankID = try c.int("model_conf.blank_id", default: 0)
             sosID = try c.int("model_conf.sos", default: 1)
             eosID = try c.int("model_conf.eos", default: 2)

@@ -105,6 +105,7 @@ public final class ParaformerModel: @unchecked Sendable {
     let encoder: SANMEncoder
     let predictor: CIFPredictor
     let decoder: SANMDecoder
+    let seaco: SeacoHotwordPath?
     private let checkpoint: PyTorchCheckpoint
 
     /// The files a Paraformer directory must hold.
@@ -146,6 +147,11 @@ public final class ParaformerModel: @unchecked Sendable {
         predictor = try CIFPredictor(loader, config: config.predictor)
         decoder = try SANMDecoder(loader, config: config.decoder, width: config.encoder.outputSize,
                                   vocabularySize: tokenList.count)
+        if let h = config.seaco {
+            seaco = try SeacoHotwordPath(loader, config: h, width: config.encoder.outputSize, vocabularySize: tokenList.count)
+        } else {
+            seaco = nil
+        }
         _ = try KaldiFbank(options: config.fbank)   // surface window/mel errors at load time
     }
 
@@ -154,7 +160,7 @@ public final class ParaformerModel: @unchecked Sendable {
 
     /// The memory cost model for the batch planner.
     public var batchCost: ParaformerBatchCost {
-        ParaformerBatchCost(weightBytes: encoder.byteCount + predictor.byteCount + decoder.byteCount,
+        ParaformerBatchCost(weightBytes: encoder.byteCount + predictor.byteCount + decoder.byteCount + (seaco?.byteCount ?? 0),
                             mappedWeightBytes: encoder.mappedBytes + decoder.mappedBytes,
                             encoder: config.encoder, decoderUnits: config.decoder.linearUnits,
                             vocabularySize: tokenList.count, upsampleTimes: config.predictor.upsampleTimes,
@@ -176,28 +182,66 @@ public final class ParaformerModel: @unchecked Sendable {
         return (out, frames)
     }
 
+    /// Tokenizes and embeds SeACo hotwords given as FunASR's `hotword` string: whitespace-separated words, each
+    /// split into tokens with the directory's `seg_dict` when it has one (else looked up whole), unknown tokens
+    /// becoming `<unk>`; FunASR appends a `[sos]` entry.
+    /// - Throws: `.invalidArgument` for a model without a hotword path, no words, or more than 50 words
+    ///   (FunASR then filters them with ASF, which Earshot does not implement).
+    public func prepareHotwords(_ text: String) throws(FunASRError) -> SeacoHotwords {
+        guard let seaco else {
+            throw FunASRError(.invalidArgument, "\(directory): hotwords need a SeacoParaformer model; config.yaml names \(config.kind.rawValue)")
+        }
+        let words = text.split(whereSeparator: \.isWhitespace).map(String.init)
+        guard !words.isEmpty else { throw FunASRError(.invalidArgument, "no hotwords in '\(text)'") }
+        guard words.count + 1 <= SeacoHotwordPath.maxHotwords else {
+            throw FunASRError(.invalidArgument, "\(words.count) hotwords; at most \(SeacoHotwordPath.maxHotwords - 1) are supported (FunASR filters larger lists with ASF, which Earshot does not implement)")
+        }
+        let segPath = directory + "/seg_dict"
+        let seg = FileManager.default.fileExists(atPath: segPath) ? try SegDict(path: segPath) : nil
+        var index: [String: Int] = [:]
+        for (i, t) in tokenList.tokens.enumerated() { index[t] = i }
+        guard let unk = index["<unk>"] else {
+            throw FunASRError(.model, "\(directory)/tokens.json: has no <unk> token, which hotword tokenization needs")
+        }
+        var lists = words.map { word -> [Int] in
+            let pieces = seg?.tokenize([word]) ?? [word]
+            return pieces.map { index[$0] ?? unk }
+        }
+        lists.append([config.sosID])
+        return SeacoHotwords(words: words, tokenIDs: lists, embeddings: seaco.embed(lists))
+    }
+
     /// Transcribes a batch of 16-kHz mono items in [-1, 1], one at a time; `vadOffsetsMs[i]` (FunASR's
-    /// `begin_time`) is added to item `i`'s timestamps as FunASR adds it.
-    public func transcribe(_ batch: [[Float]], vadOffsetsMs: [Int]? = nil) throws(FunASRError) -> [ParaformerResult] {
+    /// `begin_time`) is added to item `i`'s timestamps as FunASR adds it. `hotwords` (from ``prepareHotwords(_:)``)
+    /// bias a SeACo model.
+    public func transcribe(_ batch: [[Float]], vadOffsetsMs: [Int]? = nil,
+                           hotwords: SeacoHotwords? = nil) throws(FunASRError) -> [ParaformerResult] {
         if let offsets = vadOffsetsMs, offsets.count != batch.count {
             throw FunASRError(.invalidArgument, "\(offsets.count) VAD offsets for \(batch.count) items")
         }
         var results: [ParaformerResult] = []
         results.reserveCapacity(batch.count)
         for (i, samples) in batch.enumerated() {
-            results.append(try run(samples, vadOffsetMs: vadOffsetsMs?[i] ?? 0).result)
+            results.append(try run(samples, vadOffsetMs: vadOffsetsMs?[i] ?? 0, hotwords: hotwords).result)
         }
         return results
     }
 
     /// Runs one item and returns the result with its intermediate tensors.
-    public func run(_ samples: [Float], vadOffsetMs: Int = 0) throws(FunASRError) -> (result: ParaformerResult, trace: ParaformerTrace) {
+    public func run(_ samples: [Float], vadOffsetMs: Int = 0,
+                    hotwords: SeacoHotwords? = nil) throws(FunASRError) -> (result: ParaformerResult, trace: ParaformerTrace) {
+        if hotwords != nil && seaco == nil {
+            throw FunASRError(.invalidArgument, "\(directory): hotwords need a SeacoParaformer model; config.yaml names \(config.kind.rawValue)")
+        }
         let (features, t) = try self.features(samples)
-        return features.withUnsafeBufferPointer { run(features: $0.baseAddress!, frames: t, vadOffsetMs: vadOffsetMs) }
+        return features.withUnsafeBufferPointer {
+            run(features: $0.baseAddress!, frames: t, vadOffsetMs: vadOffsetMs, hotwords: hotwords)
+        }
     }
 
     /// Runs one item from its features (`frames × inputSize`).
-    func run(features: UnsafePointer<Float>, frames t: Int, vadOffsetMs: Int) -> (result: ParaformerResult, trace: ParaformerTrace) {
+    func run(features: UnsafePointer<Float>, frames t: Int, vadOffsetMs: Int,
+             hotwords: SeacoHotwords? = nil) -> (result: ParaformerResult, trace: ParaformerTrace) {
         let featureCopy = Array(UnsafeBufferPointer(start: features, count: t * config.encoder.inputSize))
         var trace = ParaformerTrace(features: featureCopy, frames: t, encoderOutput: [],
                                     cif: CIFOutput(alphas: [], peaks: [], firePositions: [], tokenCount: 0, embeddings: []),
@@ -210,7 +254,11 @@ public final class ParaformerModel: @unchecked Sendable {
         // FunASR returns nothing when no item of the batch has a token (`max(token_num) < 1`); an item alone
         // with no token gives an empty result.
         guard cif.tokenCount >= 1 else { return (.empty, trace) }
-        let logp = decoder.decode(embeddings: cif.embeddings, tokens: cif.tokenCount, encoder: enc, frames: t)
+        let (hidden, decoded) = decoder.forward(cif.embeddings, rows: cif.tokenCount, memory: enc, memoryRows: t)
+        var logp = decoded
+        if let seaco, let hotwords {
+            seaco.bias(&logp, embeddings: cif.embeddings, decoderHidden: hidden, rows: cif.tokenCount, hotwords: hotwords)
+        }
         trace.logProbabilities = logp
         let v = tokenList.count
         var argmax: [Int] = []

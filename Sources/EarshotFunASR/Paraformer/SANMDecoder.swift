@@ -43,7 +43,7 @@ struct SANMDecoderLayer: @unchecked Sendable {
     let norm3: ParaformerLayerNorm?
     let crossAttention: DecoderCrossAttention?
 
-    init(_ w: ParaformerWeightLoader, _ prefix: String, config c: SANMDecoderConfig, width d: Int,
+    init(_ w: ParaformerWeightLoader, _ prefix: String, config c: SANMDecoderConfig, width d: Int, memoryWidth: Int,
          fsmnShift: Int?, cross: Bool) throws(FunASRError) {
         norm1 = try w.layerNorm(prefix + "norm1", width: d)
         feedForward = try DecoderFeedForward(w, prefix + "feed_forward.", width: d, units: c.linearUnits)
@@ -58,7 +58,7 @@ struct SANMDecoderLayer: @unchecked Sendable {
             norm3 = try w.layerNorm(prefix + "norm3", width: d)
             crossAttention = DecoderCrossAttention(
                 query: try w.linear(prefix + "src_attn.linear_q", outputs: d, inputs: d),
-                keyValue: try w.linear(prefix + "src_attn.linear_k_v", outputs: 2 * d, inputs: d),
+                keyValue: try w.linear(prefix + "src_attn.linear_k_v", outputs: 2 * d, inputs: memoryWidth),
                 out: try w.linear(prefix + "src_attn.linear_out", outputs: d, inputs: d))
         } else {
             norm3 = nil
@@ -73,59 +73,71 @@ struct SANMDecoderLayer: @unchecked Sendable {
     var mappedBytes: Int { feedForward.mappedBytes + (crossAttention?.mappedBytes ?? 0) }
 }
 
-/// FunASR's non-autoregressive `ParaformerSANMDecoder.forward` for one sequence of `N` acoustic embeddings over
-/// `T` encoder frames: `att_layer_num` blocks `x = x + FSMN(LN2(FFN(LN1(x))))`, `x = x + CrossAtt(LN3(x), enc)`;
-/// `num_blocks − att_layer_num` blocks without cross-attention (their FSMN has shift 0); `decoders3`:
-/// `x = FFN(LN1(x))` (no residual); `after_norm`, `output_layer`, `log_softmax`.
+/// FunASR's non-autoregressive `ParaformerSANMDecoder.forward` for one sequence of `N` query rows over `T`
+/// memory rows (the encoder output; SeACo's hotword decoder attends to hotword embeddings instead):
+/// `att_layer_num` blocks `x = x + FSMN(LN2(FFN(LN1(x))))`, `x = x + CrossAtt(LN3(x), memory)`;
+/// `num_blocks − att_layer_num` blocks (if positive) without cross-attention, their FSMN with shift 0;
+/// `decoders3`: `x = FFN(LN1(x))` (no residual); `after_norm`; then `output_layer` and `log_softmax` when
+/// the decoder has an output layer.
 struct SANMDecoder: @unchecked Sendable {
     let config: SANMDecoderConfig
     let width: Int
     let vocabularySize: Int
     let layers: [SANMDecoderLayer]
     let afterNorm: ParaformerLayerNorm
-    let outputLayer: ParaformerLinear
+    let outputLayer: ParaformerLinear?
 
-    init(_ w: ParaformerWeightLoader, config c: SANMDecoderConfig, width d: Int, vocabularySize v: Int) throws(FunASRError) {
+    init(_ w: ParaformerWeightLoader, prefix: String = "decoder.", config c: SANMDecoderConfig, width d: Int,
+         memoryWidth: Int? = nil, vocabularySize v: Int, outputLayer hasOutput: Bool = true) throws(FunASRError) {
         config = c
         width = d
         vocabularySize = v
+        let m = memoryWidth ?? d
         var layers: [SANMDecoderLayer] = []
         for i in 0..<c.attentionLayers {
-            layers.append(try SANMDecoderLayer(w, "decoder.decoders.\(i).", config: c, width: d, fsmnShift: c.sanmShift, cross: true))
+            layers.append(try SANMDecoderLayer(w, prefix + "decoders.\(i).", config: c, width: d, memoryWidth: m,
+                                               fsmnShift: c.sanmShift, cross: true))
         }
-        for i in 0..<(c.numBlocks - c.attentionLayers) {
-            layers.append(try SANMDecoderLayer(w, "decoder.decoders2.\(i).", config: c, width: d, fsmnShift: 0, cross: false))
+        for i in 0..<max(0, c.numBlocks - c.attentionLayers) {
+            layers.append(try SANMDecoderLayer(w, prefix + "decoders2.\(i).", config: c, width: d, memoryWidth: m,
+                                               fsmnShift: 0, cross: false))
         }
-        layers.append(try SANMDecoderLayer(w, "decoder.decoders3.0.", config: c, width: d, fsmnShift: nil, cross: false))
+        layers.append(try SANMDecoderLayer(w, prefix + "decoders3.0.", config: c, width: d, memoryWidth: m,
+                                           fsmnShift: nil, cross: false))
         self.layers = layers
-        afterNorm = try w.layerNorm("decoder.after_norm", width: d)
-        outputLayer = try w.linear("decoder.output_layer", outputs: v, inputs: d, quantized: false)
+        afterNorm = try w.layerNorm(prefix + "after_norm", width: d)
+        outputLayer = hasOutput ? try w.linear(prefix + "output_layer", outputs: v, inputs: d, quantized: false) : nil
     }
 
-    var byteCount: Int { layers.reduce(afterNorm.byteCount + outputLayer.byteCount) { $0 + $1.byteCount } }
-    var mappedBytes: Int { layers.reduce(outputLayer.mappedBytes) { $0 + $1.mappedBytes } }
+    var byteCount: Int { layers.reduce(afterNorm.byteCount + (outputLayer?.byteCount ?? 0)) { $0 + $1.byteCount } }
+    var mappedBytes: Int { layers.reduce(outputLayer?.mappedBytes ?? 0) { $0 + $1.mappedBytes } }
 
-    /// Scratch bytes for `tokens` embeddings over `frames` encoder frames (excluding the returned logits).
+    /// Scratch bytes for `tokens` rows over `frames` memory rows (excluding the returned arrays).
     static func scratchBytes(tokens n: Int, frames t: Int, width d: Int, units: Int) -> Int {
         (n * (4 * d + units) + t * 2 * d) * 4
     }
 
     /// Log-probabilities `[tokens][vocabularySize]`.
     func decode(embeddings: [Float], tokens n: Int, encoder: [Float], frames t: Int) -> [Float] {
-        let d = width, v = vocabularySize
-        guard n > 0 else { return [] }
-        var x = embeddings
-        var logits = [Float](repeating: 0, count: n * v)
+        forward(embeddings, rows: n, memory: encoder, memoryRows: t).logProbabilities
+    }
+
+    /// The `after_norm` output `[rows][width]` and, with an output layer, log-probabilities `[rows][vocabularySize]`.
+    func forward(_ queries: [Float], rows n: Int, memory: [Float], memoryRows t: Int) -> (hidden: [Float], logProbabilities: [Float]) {
+        let d = width
+        guard n > 0 else { return ([], []) }
+        var x = queries
+        var hiddenOut = [Float](repeating: 0, count: n * d)
         let normed = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
         let ffn = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
-        let memory = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+        let fsmnOut = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
         let attended = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
         let hidden = UnsafeMutablePointer<Float>.allocate(capacity: n * config.linearUnits)
         let keyValue = UnsafeMutablePointer<Float>.allocate(capacity: max(1, t * 2 * d))
-        defer { for p in [normed, ffn, memory, attended, hidden, keyValue] { p.deallocate() } }
+        defer { for p in [normed, ffn, fsmnOut, attended, hidden, keyValue] { p.deallocate() } }
         x.withUnsafeMutableBufferPointer { xb in
-            encoder.withUnsafeBufferPointer { eb in
-                let x = xb.baseAddress!, enc = eb.baseAddress!
+            memory.withUnsafeBufferPointer { mb in
+                let x = xb.baseAddress!, mem = mb.baseAddress!
                 for layer in layers {
                     layer.norm1.apply(x, rows: n, into: normed)
                     layer.feedForward.apply(normed, rows: n, hidden: hidden, into: ffn)
@@ -134,25 +146,30 @@ struct SANMDecoder: @unchecked Sendable {
                         continue
                     }
                     norm2.apply(ffn, rows: n, into: normed)
-                    fsmn.apply(normed, ldx: d, frames: n, into: memory)
-                    Kernels.add(memory, into: x, count: n * d)
+                    fsmn.apply(normed, ldx: d, frames: n, into: fsmnOut)
+                    Kernels.add(fsmnOut, into: x, count: n * d)
                     guard let cross = layer.crossAttention, let norm3 = layer.norm3 else { continue }
                     norm3.apply(x, rows: n, into: normed)
                     cross.query.apply(normed, rows: n, into: ffn)
-                    cross.keyValue.apply(enc, rows: t, into: keyValue)
+                    cross.keyValue.apply(mem, rows: t, into: keyValue)
                     Kernels.attention(query: ffn, queryStride: d, key: keyValue, keyStride: 2 * d,
                                       value: keyValue + d, valueStride: 2 * d, output: attended, outputStride: d,
                                       heads: config.attentionHeads, headDim: d / config.attentionHeads,
                                       queryCount: n, keyCount: t, causalOffset: nil)
                     cross.out.apply(attended, rows: n, into: x, accumulate: true)
                 }
-                afterNorm.apply(x, rows: n, into: normed)
-                logits.withUnsafeMutableBufferPointer { lb in
-                    outputLayer.apply(normed, rows: n, into: lb.baseAddress!)
-                    ParaformerOps.logSoftmaxRows(lb.baseAddress!, rows: n, columns: v)
-                }
+                hiddenOut.withUnsafeMutableBufferPointer { afterNorm.apply(x, rows: n, into: $0.baseAddress!) }
             }
         }
-        return logits
+        guard let outputLayer else { return (hiddenOut, []) }
+        let v = vocabularySize
+        var logits = [Float](repeating: 0, count: n * v)
+        hiddenOut.withUnsafeBufferPointer { h in
+            logits.withUnsafeMutableBufferPointer { lb in
+                outputLayer.apply(h.baseAddress!, rows: n, into: lb.baseAddress!)
+                ParaformerOps.logSoftmaxRows(lb.baseAddress!, rows: n, columns: v)
+            }
+        }
+        return (hiddenOut, logits)
     }
 }
