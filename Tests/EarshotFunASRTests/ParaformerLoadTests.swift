@@ -101,6 +101,17 @@ extension FunASRSuite {
                 #expect(reversed[items.count - 1 - i] == single[0])
             }
             #expect(batched.contains { !$0.tokenIDs.isEmpty }, "random weights should still fire some tokens")
+            // Tensors too, bit for bit: stacked rows through the linear layers give each item what it gets alone
+            // (the blocked GEMM computes a row the same way whatever the other rows; short products are padded).
+            let traces = try model.runBatch(items, vadOffsetsMs: nil, hotwords: nil, keepTrace: true)
+            for (i, item) in items.enumerated() {
+                let alone = try model.run(item).trace
+                let encoderError = ParaformerPrecisionTests.relativeError(traces[i].trace.encoderOutput, alone.encoderOutput)
+                let decoderError = ParaformerPrecisionTests.relativeError(traces[i].trace.logProbabilities, alone.logProbabilities)
+                print("batched vs alone, item \(i): encoder \(encoderError), decoder \(decoderError)")
+                #expect(encoderError == 0 && decoderError == 0)
+                #expect(traces[i].trace.cif == alone.cif)
+            }
             if model.givesTimestamps {
                 for r in batched { #expect(r.timestamps.count == r.text.split(separator: " ").count) }
             }

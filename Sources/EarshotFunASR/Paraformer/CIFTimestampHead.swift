@@ -104,7 +104,7 @@ struct LSTMDirection: @unchecked Sendable {
         for step in 0..<n {
             let t = reverse ? n - 1 - step : step
             state.withUnsafeBufferPointer { s in
-                gates.withUnsafeMutableBufferPointer { g in hiddenWeights.apply(s.baseAddress!, rows: 1, into: g.baseAddress!) }
+                gates.withUnsafeMutableBufferPointer { g in hiddenWeights.apply(s.baseAddress!, rows: 1, into: g.baseAddress!, rowInvariant: false) }
             }
             let base = t * 4 * h
             for k in 0..<h {

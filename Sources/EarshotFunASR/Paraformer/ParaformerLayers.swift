@@ -102,8 +102,31 @@ struct ParaformerLinear: @unchecked Sendable {
     var byteCount: Int { (weight.owner is PyTorchCheckpoint ? 0 : weight.byteCount) + (bias?.count ?? 0) * 4 }
     var mappedBytes: Int { weight.owner is PyTorchCheckpoint ? weight.byteCount : 0 }
 
-    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        Kernels.linear(x, rows: rows, weight: weight, bias: bias.map { UnsafePointer($0.pointer) }, into: y, accumulate: accumulate)
+    /// Fewest rows that take the kernels' blocked GEMM path (`SMALL_M` + 1 in CEarshotKernels/gemm.c); fewer rows
+    /// use a dot-product path whose rounding differs in the last bits.
+    static let blockedRows = 17
+
+    /// `y = x·Wᵀ + b` (or `y += …`). With `rowInvariant` (the default) a product of fewer than
+    /// ``blockedRows`` rows is padded with zero rows, so every row goes through the same kernel whatever the
+    /// number of rows: an item's result does not depend on what it is batched with. Per-step recurrences
+    /// (LSTM) pass `false` to keep the fast dot-product path.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
+               rowInvariant: Bool = true) {
+        let b = bias.map { UnsafePointer($0.pointer) }
+        guard rowInvariant, rows > 0, rows < Self.blockedRows else {
+            Kernels.linear(x, rows: rows, weight: weight, bias: b, into: y, accumulate: accumulate)
+            return
+        }
+        let padded = Self.blockedRows, n = weight.outputs, k = weight.inputs
+        let xs = UnsafeMutablePointer<Float>.allocate(capacity: padded * k)
+        let ys = UnsafeMutablePointer<Float>.allocate(capacity: padded * n)
+        defer { xs.deallocate(); ys.deallocate() }
+        xs.initialize(repeating: 0, count: padded * k)
+        xs.update(from: x, count: rows * k)
+        ys.initialize(repeating: 0, count: padded * n)
+        if accumulate { ys.update(from: y, count: rows * n) }
+        Kernels.linear(xs, rows: padded, weight: weight, bias: b, into: ys, accumulate: accumulate)
+        y.update(from: ys, count: rows * n)
     }
 }
 
@@ -162,8 +185,13 @@ private func fsmnDepthwise(_ x: UnsafePointer<Float>, ldx: Int, frames: Int, cha
 
 /// Small element-wise helpers (no SIMD kernels needed at these sizes).
 enum ParaformerOps {
+    /// `max(x, 0)` in place, written as a select so it vectorises (a conditional store does not, and
+    /// mispredicts on activations that are negative half the time).
     static func relu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count where x[i] < 0 { x[i] = 0 }
+        for i in 0..<count {
+            let v = x[i]
+            x[i] = v > 0 ? v : 0
+        }
     }
 
     static func sigmoid(_ v: Float) -> Float { 1 / (1 + expf(-v)) }

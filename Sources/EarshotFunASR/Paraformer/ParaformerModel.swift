@@ -40,8 +40,9 @@ public struct ParaformerTrace: Sendable {
     public var upsampledPeaks: [Float]
 }
 
-/// Memory the planner needs for a Paraformer batch: weights once, plus the working set of the longest item
-/// (items run one at a time) and a small result per item.
+/// Memory the planner needs for a Paraformer batch: the weights once, plus per item a working set that grows
+/// with its length (the encoder and decoder run all items' rows stacked), plus transients of one item (CIF,
+/// timestamp head, attention scratch) — see ``bytes(batchCount:longestSamples:)``.
 public struct ParaformerBatchCost: Sendable, Equatable {
     /// Heap bytes the loaded weights own (converted copies, norms, biases, filters).
     public var weightBytes: Int
@@ -56,29 +57,39 @@ public struct ParaformerBatchCost: Sendable, Equatable {
 
     /// LFR frames of `samples` 16-kHz samples (`ceil((1 + (samples − 400)/160) / lfr_n)`).
     public func frames(samples: Int) -> Int {
-        guard samples >= 400 else { return samples > 0 ? 1 : 0 }
+        guard samples >= 400 else { return 0 }
         let fbank = 1 + (samples - 400) / 160
         return (fbank + lfrN - 1) / lfrN
     }
 
-    /// Working bytes of one item of `frames` LFR frames (an upper bound: every buffer counted as live at once).
-    public func workingBytes(frames t: Int) -> Int {
+    /// Bytes one item of `frames` LFR frames holds while its batch runs (an upper bound: features, stacked
+    /// encoder activations and scratch, its encoder output, CIF embeddings, stacked decoder activations,
+    /// its log-probabilities twice — the stacked array and its own slice).
+    public func itemBytes(frames t: Int) -> Int {
         let e = encoder, d = e.outputSize
-        let features = t * e.inputSize * 4 * 2
-        let encoderBytes = t * d * 4 + EncoderScratch.bytes(frames: t, config: e)
-        let attention = 2 * (256 * t + 2 * t * (d / max(1, e.attentionHeads))) * 4
-        let cif = (t + 3) * d * 4 * 2 + t * d * 3 * 4 + 3 * (t + 1) * 4
         let n = t + 1   // tokens ≤ Σα ≤ frames + tail
-        let decoder = n * d * 4 + SANMDecoder.scratchBytes(tokens: n, frames: t, width: d, units: decoderUnits)
-            + n * vocabularySize * 4
-        let timestamps = hasTimestampHead ? upsampleTimes * t * (d + 2 * d + 4 * d + 2) * 4 : 0
-        return features + encoderBytes + attention + cif + decoder + timestamps
+        let features = 2 * t * e.inputSize * 4
+        let encoderBytes = EncoderScratch.bytes(frames: t, config: e) + 3 * t * d * 4
+        let decoderBytes = n * d * 4 * 2 + SANMDecoder.scratchBytes(tokens: n, frames: t, width: d, units: decoderUnits)
+            + t * d * 4 + 2 * n * vocabularySize * 4
+        return features + encoderBytes + decoderBytes
     }
 
-    /// Bytes a batch of `count` items, the longest `longestSamples` samples, needs beyond the weights.
+    /// Bytes needed once per batch for its longest item (`frames`): attention scratch of two workers, the
+    /// CIF convolution and the timestamp head of one item at a time.
+    public func transientBytes(frames t: Int) -> Int {
+        let d = encoder.outputSize
+        let attention = 2 * (256 * t + 2 * t * (d / max(1, encoder.attentionHeads))) * 4
+        let cif = (t + 3) * d * 4 * 2 + t * d * 3 * 4 + 3 * (t + 1) * 4
+        let timestamps = hasTimestampHead ? upsampleTimes * t * (d + 2 * d + 4 * d + 2) * 4 : 0
+        return attention + cif + timestamps
+    }
+
+    /// Bytes a batch of `count` items, the longest `longestSamples` samples, needs beyond the weights
+    /// (every item counted at the longest length, as the planner's padded-size rule does).
     public func bytes(batchCount count: Int, longestSamples: Int) -> Int {
         let t = frames(samples: longestSamples)
-        return workingBytes(frames: t) + count * (t + 1) * 64
+        return count * itemBytes(frames: t) + transientBytes(frames: t)
     }
 }
 
@@ -209,90 +220,5 @@ public final class ParaformerModel: @unchecked Sendable {
         }
         lists.append([config.sosID])
         return SeacoHotwords(words: words, tokenIDs: lists, embeddings: seaco.embed(lists))
-    }
-
-    /// Transcribes a batch of 16-kHz mono items in [-1, 1], one at a time; `vadOffsetsMs[i]` (FunASR's
-    /// `begin_time`) is added to item `i`'s timestamps as FunASR adds it. `hotwords` (from ``prepareHotwords(_:)``)
-    /// bias a SeACo model.
-    public func transcribe(_ batch: [[Float]], vadOffsetsMs: [Int]? = nil,
-                           hotwords: SeacoHotwords? = nil) throws(FunASRError) -> [ParaformerResult] {
-        if let offsets = vadOffsetsMs, offsets.count != batch.count {
-            throw FunASRError(.invalidArgument, "\(offsets.count) VAD offsets for \(batch.count) items")
-        }
-        var results: [ParaformerResult] = []
-        results.reserveCapacity(batch.count)
-        for (i, samples) in batch.enumerated() {
-            results.append(try run(samples, vadOffsetMs: vadOffsetsMs?[i] ?? 0, hotwords: hotwords).result)
-        }
-        return results
-    }
-
-    /// Runs one item and returns the result with its intermediate tensors.
-    public func run(_ samples: [Float], vadOffsetMs: Int = 0,
-                    hotwords: SeacoHotwords? = nil) throws(FunASRError) -> (result: ParaformerResult, trace: ParaformerTrace) {
-        if hotwords != nil && seaco == nil {
-            throw FunASRError(.invalidArgument, "\(directory): hotwords need a SeacoParaformer model; config.yaml names \(config.kind.rawValue)")
-        }
-        let (features, t) = try self.features(samples)
-        return features.withUnsafeBufferPointer {
-            run(features: $0.baseAddress!, frames: t, vadOffsetMs: vadOffsetMs, hotwords: hotwords)
-        }
-    }
-
-    /// Runs one item from its features (`frames × inputSize`).
-    func run(features: UnsafePointer<Float>, frames t: Int, vadOffsetMs: Int,
-             hotwords: SeacoHotwords? = nil) -> (result: ParaformerResult, trace: ParaformerTrace) {
-        let featureCopy = Array(UnsafeBufferPointer(start: features, count: t * config.encoder.inputSize))
-        var trace = ParaformerTrace(features: featureCopy, frames: t, encoderOutput: [],
-                                    cif: CIFOutput(alphas: [], peaks: [], firePositions: [], tokenCount: 0, embeddings: []),
-                                    logProbabilities: [], argmax: [], upsampledAlphas: [], upsampledPeaks: [])
-        guard t > 0 else { return (.empty, trace) }
-        let enc = encoder.encode(features, frames: t)
-        trace.encoderOutput = enc
-        let (cif, convolved) = enc.withUnsafeBufferPointer { predictor.predict($0.baseAddress!, frames: t) }
-        trace.cif = cif
-        // FunASR returns nothing when no item of the batch has a token (`max(token_num) < 1`); an item alone
-        // with no token gives an empty result.
-        guard cif.tokenCount >= 1 else { return (.empty, trace) }
-        let (hidden, decoded) = decoder.forward(cif.embeddings, rows: cif.tokenCount, memory: enc, memoryRows: t)
-        var logp = decoded
-        if let seaco, let hotwords {
-            seaco.bias(&logp, embeddings: cif.embeddings, decoderHidden: hidden, rows: cif.tokenCount, hotwords: hotwords)
-        }
-        trace.logProbabilities = logp
-        let v = tokenList.count
-        var argmax: [Int] = []
-        logp.withUnsafeBufferPointer { p in
-            for r in 0..<cif.tokenCount { argmax.append(Kernels.argmax(p.baseAddress! + r * v, count: v)) }
-        }
-        trace.argmax = argmax
-        let ids = argmax.filter { $0 != config.eosID && $0 != config.sosID && $0 != config.blankID }
-        let tokens = ids.map { tokenList.tokens[$0] }
-        var tokenStamps: [[Int]] = []
-        if let head = predictor.timestampHead {
-            let input = config.predictor.useCIF1CNN ? convolved : enc
-            let (ua, up) = input.withUnsafeBufferPointer { head.alphasAndPeaks($0.baseAddress!, frames: t, tokenCount: cif.tokenCount) }
-            trace.upsampledAlphas = ua
-            trace.upsampledPeaks = up
-            tokenStamps = ParaformerTimestamps.predict(alphas: ua, peaks: up, tokens: tokens, vadOffsetMs: vadOffsetMs,
-                                                       upsampleRate: config.predictor.upsampleTimes)
-                .map { $0.map(ParaformerTimestamps.milliseconds) }
-        } else if predictTimestamps {
-            // FunASR: ts_prediction_lfr6_standard(pre_peak_index[i], alphas[i], …, upsample_rate=1) — the peaks
-            // go in as "alphas" and the alphas as "peaks".
-            tokenStamps = ParaformerTimestamps.predict(alphas: cif.peaks, peaks: cif.alphas, tokens: tokens,
-                                                       vadOffsetMs: vadOffsetMs, upsampleRate: 1)
-                .map { $0.map(ParaformerTimestamps.milliseconds) }
-        }
-        let result: ParaformerResult
-        if givesTimestamps {
-            let post = ParaformerTextPostprocess.sentence(tokens, timestamps: tokenStamps.map { $0.map(Double.init) })
-            result = ParaformerResult(tokenIDs: ids, tokens: tokens, text: post.text,
-                                      timestamps: post.timestamps.map { $0.map { Int($0) } }, tokenTimestamps: tokenStamps)
-        } else {
-            let post = ParaformerTextPostprocess.sentence(tokens)
-            result = ParaformerResult(tokenIDs: ids, tokens: tokens, text: post.text, timestamps: [], tokenTimestamps: [])
-        }
-        return (result, trace)
     }
 }

@@ -66,6 +66,9 @@ struct SANMDecoderLayer: @unchecked Sendable {
         }
     }
 
+    /// Width of the memory the cross-attention reads (the encoder's, or SeACo's hotword embeddings').
+    var memoryWidth: Int { crossAttention?.keyValue.weight.inputs ?? 0 }
+
     var byteCount: Int {
         norm1.byteCount + feedForward.byteCount + (norm2?.byteCount ?? 0) + (fsmn?.byteCount ?? 0)
             + (norm3?.byteCount ?? 0) + (crossAttention?.byteCount ?? 0)
@@ -117,16 +120,27 @@ struct SANMDecoder: @unchecked Sendable {
         (n * (4 * d + units) + t * 2 * d) * 4
     }
 
-    /// Log-probabilities `[tokens][vocabularySize]`.
-    func decode(embeddings: [Float], tokens n: Int, encoder: [Float], frames t: Int) -> [Float] {
-        forward(embeddings, rows: n, memory: encoder, memoryRows: t).logProbabilities
-    }
-
     /// The `after_norm` output `[rows][width]` and, with an output layer, log-probabilities `[rows][vocabularySize]`.
     func forward(_ queries: [Float], rows n: Int, memory: [Float], memoryRows t: Int) -> (hidden: [Float], logProbabilities: [Float]) {
+        forward([(queries, n, memory, t)])[0]
+    }
+
+    /// Several sequences at once: linear layers on all query rows (and all memory rows) stacked, FSMN and
+    /// cross-attention per sequence; each result equals running that sequence alone.
+    func forward(_ items: [(queries: [Float], rows: Int, memory: [Float], memoryRows: Int)])
+        -> [(hidden: [Float], logProbabilities: [Float])] {
         let d = width
-        guard n > 0 else { return ([], []) }
-        var x = queries
+        let qOff = items.reduce(into: [0]) { $0.append($0.last! + $1.rows) }
+        let mOff = items.reduce(into: [0]) { $0.append($0.last! + $1.memoryRows) }
+        let n = qOff.last!, t = mOff.last!
+        guard n > 0 else { return items.map { _ in ([], []) } }
+        var x = [Float](repeating: 0, count: n * d)
+        var memory = [Float](repeating: 0, count: max(1, t * layers.first!.memoryWidth))
+        for (i, item) in items.enumerated() {
+            x.replaceSubrange((qOff[i] * d)..<(qOff[i + 1] * d), with: item.queries[0..<(item.rows * d)])
+            let m = layers.first!.memoryWidth
+            memory.replaceSubrange((mOff[i] * m)..<(mOff[i + 1] * m), with: item.memory[0..<(item.memoryRows * m)])
+        }
         var hiddenOut = [Float](repeating: 0, count: n * d)
         let normed = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
         let ffn = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
@@ -146,30 +160,42 @@ struct SANMDecoder: @unchecked Sendable {
                         continue
                     }
                     norm2.apply(ffn, rows: n, into: normed)
-                    fsmn.apply(normed, ldx: d, frames: n, into: fsmnOut)
+                    for i in 0..<items.count where qOff[i + 1] > qOff[i] {
+                        fsmn.apply(normed + qOff[i] * d, ldx: d, frames: qOff[i + 1] - qOff[i], into: fsmnOut + qOff[i] * d)
+                    }
                     Kernels.add(fsmnOut, into: x, count: n * d)
                     guard let cross = layer.crossAttention, let norm3 = layer.norm3 else { continue }
                     norm3.apply(x, rows: n, into: normed)
                     cross.query.apply(normed, rows: n, into: ffn)
                     cross.keyValue.apply(mem, rows: t, into: keyValue)
-                    Kernels.attention(query: ffn, queryStride: d, key: keyValue, keyStride: 2 * d,
-                                      value: keyValue + d, valueStride: 2 * d, output: attended, outputStride: d,
-                                      heads: config.attentionHeads, headDim: d / config.attentionHeads,
-                                      queryCount: n, keyCount: t, causalOffset: nil)
+                    var problems: [Kernels.AttentionProblem] = []
+                    for i in 0..<items.count where qOff[i + 1] > qOff[i] {
+                        let kv = keyValue + mOff[i] * 2 * d
+                        problems.append(Kernels.AttentionProblem(
+                            query: ffn + qOff[i] * d, queryStride: d, key: kv, keyStride: 2 * d, value: kv + d,
+                            valueStride: 2 * d, output: attended + qOff[i] * d, outputStride: d,
+                            queryCount: qOff[i + 1] - qOff[i], keyCount: mOff[i + 1] - mOff[i], causalOffset: nil))
+                    }
+                    Kernels.attention(problems, heads: config.attentionHeads, headDim: d / config.attentionHeads)
                     cross.out.apply(attended, rows: n, into: x, accumulate: true)
                 }
                 hiddenOut.withUnsafeMutableBufferPointer { afterNorm.apply(x, rows: n, into: $0.baseAddress!) }
             }
         }
-        guard let outputLayer else { return (hiddenOut, []) }
+        var logits: [Float] = []
         let v = vocabularySize
-        var logits = [Float](repeating: 0, count: n * v)
-        hiddenOut.withUnsafeBufferPointer { h in
-            logits.withUnsafeMutableBufferPointer { lb in
-                outputLayer.apply(h.baseAddress!, rows: n, into: lb.baseAddress!)
-                ParaformerOps.logSoftmaxRows(lb.baseAddress!, rows: n, columns: v)
+        if let outputLayer {
+            logits = [Float](repeating: 0, count: n * v)
+            hiddenOut.withUnsafeBufferPointer { h in
+                logits.withUnsafeMutableBufferPointer { lb in
+                    outputLayer.apply(h.baseAddress!, rows: n, into: lb.baseAddress!)
+                    ParaformerOps.logSoftmaxRows(lb.baseAddress!, rows: n, columns: v)
+                }
             }
         }
-        return (hiddenOut, logits)
+        return items.indices.map { i in
+            (Array(hiddenOut[(qOff[i] * d)..<(qOff[i + 1] * d)]),
+             outputLayer == nil ? [] : Array(logits[(qOff[i] * v)..<(qOff[i + 1] * v)]))
+        }
     }
 }

@@ -95,51 +95,70 @@ struct SANMEncoder: @unchecked Sendable {
 
     /// Encodes `frames` feature rows (`inputSize` wide) into `[frames][outputSize]`.
     func encode(_ features: UnsafePointer<Float>, frames t: Int) -> [Float] {
+        encode([(features, t)])[0]
+    }
+
+    /// Encodes several sequences at once: the linear layers run on all their rows stacked (the weights are
+    /// streamed once per batch), the FSMN memory and the attention per sequence. A row's result does not
+    /// depend on the other rows, so each output equals encoding that sequence alone.
+    func encode(_ items: [(features: UnsafePointer<Float>, frames: Int)]) -> [[Float]] {
         let c = config, d = c.outputSize
-        guard t > 0 else { return [] }
-        var input = [Float](repeating: 0, count: t * c.inputSize)
-        var output = [Float](repeating: 0, count: t * d)
-        let s = EncoderScratch(frames: t, config: c)
+        let offsets = items.reduce(into: [0]) { $0.append($0.last! + $1.frames) }
+        let rows = offsets.last!
+        guard rows > 0 else { return items.map { _ in [] } }
+        var input = [Float](repeating: 0, count: rows * c.inputSize)
+        var output = [Float](repeating: 0, count: rows * d)
+        let s = EncoderScratch(frames: rows, config: c)
+        let scale = Float(Double(d).squareRoot())
         input.withUnsafeMutableBufferPointer { inp in
             let x0 = inp.baseAddress!
-            x0.update(from: features, count: t * c.inputSize)
-            ParaformerOps.scale(x0, count: t * c.inputSize, by: Float(Double(d).squareRoot()))
-            Self.addPositions(x0, frames: t, depth: c.inputSize)
+            for (i, item) in items.enumerated() where item.frames > 0 {
+                let dst = x0 + offsets[i] * c.inputSize
+                dst.update(from: item.features, count: item.frames * c.inputSize)
+                ParaformerOps.scale(dst, count: item.frames * c.inputSize, by: scale)
+                Self.addPositions(dst, frames: item.frames, depth: c.inputSize)
+            }
             output.withUnsafeMutableBufferPointer { out in
                 let x = out.baseAddress!
                 for (i, layer) in layers.enumerated() {
-                    run(layer, input: i == 0 ? UnsafePointer(x0) : UnsafePointer(x), frames: t, scratch: s, into: x)
+                    run(layer, input: i == 0 ? UnsafePointer(x0) : UnsafePointer(x), offsets: offsets, scratch: s, into: x)
                 }
-                afterNorm.apply(x, rows: t, into: x)
+                afterNorm.apply(x, rows: rows, into: x)
             }
         }
-        return output
+        return items.indices.map { Array(output[(offsets[$0] * d)..<(offsets[$0 + 1] * d)]) }
     }
 
-    /// One layer; `input` may equal `x` except for the first layer (whose input is wider).
-    private func run(_ l: SANMEncoderLayer, input: UnsafePointer<Float>, frames t: Int, scratch s: EncoderScratch,
+    /// One layer over stacked sequences (`offsets` are their first rows, plus the total); `input` may equal
+    /// `x` except for the first layer (whose input is wider).
+    private func run(_ l: SANMEncoderLayer, input: UnsafePointer<Float>, offsets: [Int], scratch s: EncoderScratch,
                      into x: UnsafeMutablePointer<Float>) {
-        let c = config, d = c.outputSize
-        l.norm1.apply(input, rows: t, into: s.normed)
-        l.qkv.apply(s.normed, rows: t, into: s.qkv)
-        // FSMN memory on V (columns 2d..<3d of the fused projection).
-        l.fsmn.apply(s.qkv + 2 * d, ldx: 3 * d, frames: t, into: s.memory)
-        Kernels.attention(query: s.qkv, queryStride: 3 * d, key: s.qkv + d, keyStride: 3 * d,
-                          value: s.qkv + 2 * d, valueStride: 3 * d, output: s.attended, outputStride: d,
-                          heads: c.attentionHeads, headDim: d / c.attentionHeads, queryCount: t, keyCount: t,
-                          causalOffset: nil)
+        let c = config, d = c.outputSize, rows = offsets.last!
+        l.norm1.apply(input, rows: rows, into: s.normed)
+        l.qkv.apply(s.normed, rows: rows, into: s.qkv)
+        var problems: [Kernels.AttentionProblem] = []
+        for i in 0..<(offsets.count - 1) where offsets[i + 1] > offsets[i] {
+            let r = offsets[i], t = offsets[i + 1] - r
+            let qkv = s.qkv + r * 3 * d
+            // FSMN memory on V (columns 2d..<3d of the fused projection), within the sequence.
+            l.fsmn.apply(qkv + 2 * d, ldx: 3 * d, frames: t, into: s.memory + r * d)
+            problems.append(Kernels.AttentionProblem(query: qkv, queryStride: 3 * d, key: qkv + d, keyStride: 3 * d,
+                                                     value: qkv + 2 * d, valueStride: 3 * d, output: s.attended + r * d,
+                                                     outputStride: d, queryCount: t, keyCount: t, causalOffset: nil))
+        }
+        Kernels.attention(problems, heads: c.attentionHeads, headDim: d / c.attentionHeads)
         if l.inputSize == d {
             // x = residual + (att + fsmn)
-            l.attentionOut.apply(s.attended, rows: t, into: s.normed)
-            Kernels.add(s.memory, into: s.normed, count: t * d)
-            Kernels.add(s.normed, into: x, count: t * d)
+            l.attentionOut.apply(s.attended, rows: rows, into: s.normed)
+            Kernels.add(s.memory, into: s.normed, count: rows * d)
+            Kernels.add(s.normed, into: x, count: rows * d)
         } else {
-            l.attentionOut.apply(s.attended, rows: t, into: x)
-            Kernels.add(s.memory, into: x, count: t * d)
+            l.attentionOut.apply(s.attended, rows: rows, into: x)
+            Kernels.add(s.memory, into: x, count: rows * d)
         }
-        l.norm2.apply(x, rows: t, into: s.normed)
-        l.ffnIn.apply(s.normed, rows: t, into: s.hidden)
-        ParaformerOps.relu(s.hidden, count: t * c.linearUnits)
-        l.ffnOut.apply(s.hidden, rows: t, into: x, accumulate: true)
+        l.norm2.apply(x, rows: rows, into: s.normed)
+        l.ffnIn.apply(s.normed, rows: rows, into: s.hidden)
+        ParaformerOps.relu(s.hidden, count: rows * c.linearUnits)
+        l.ffnOut.apply(s.hidden, rows: rows, into: x, accumulate: true)
     }
 }
