@@ -143,6 +143,22 @@ extension FunASRSuite {
             #expect(throws: FunASRError.self) { try model.prepareHotwords(String(repeating: "好 ", count: 50)) }
         }
 
+        @Test("empty and sub-frame items give empty results next to normal ones")
+        func emptyItems() throws {
+            var tiny = TinyParaformer()
+            tiny.modelClass = "BiCifParaformer"
+            tiny.predictorClass = "CifPredictorV3"
+            let dir = try tiny.write()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let model = try ParaformerModel(directory: dir)
+            let audio = try Assets.audio("audio/zh/asr_example.wav")
+            let normal = Array(audio.prefix(24_000))
+            let results = try model.transcribe([[], Array(audio.prefix(399)), normal, []])
+            #expect(results[0] == .empty && results[1] == .empty && results[3] == .empty)
+            #expect(results[2] == (try model.transcribe([normal])[0]))
+            #expect(throws: FunASRError.self) { try model.transcribe([normal], vadOffsetsMs: [0, 1]) }
+        }
+
         @Test("the batch cost grows with the longest item and the count")
         func batchCost() throws {
             let dir = try TinyParaformer().write()

@@ -184,8 +184,7 @@ extension FunASRSuite {
         @Test("plain Paraformer with pred_timestamp: FunASR's swapped-argument timestamps, reproduced")
         func paraformerTimestamps() throws {
             let oracle = try ParaformerOracle("paraformer-small")
-            let model = try ParaformerModel(directory: oracle.directory)
-            model.predictTimestamps = true
+            let model = try ParaformerModel(directory: oracle.directory, predictTimestamps: true)
             let clips = try oracle.clips()
             for call in try oracle.calls("single_ts") {
                 let item = try #require((call["items"] as? [[String: Any]])?.first)

@@ -111,7 +111,7 @@ public final class ParaformerModel: @unchecked Sendable {
     /// Plain Paraformer only: also predict timestamps from the CIF, as FunASR's `pred_timestamp=True`.
     /// FunASR hands the CIF's peaks and alphas to `ts_prediction_lfr6_standard` in swapped order
     /// (`model.py:inference`); Earshot reproduces that call as is, so its timestamps equal FunASR's.
-    public var predictTimestamps = false
+    public let predictTimestamps: Bool
 
     let encoder: SANMEncoder
     let predictor: CIFPredictor
@@ -127,12 +127,15 @@ public final class ParaformerModel: @unchecked Sendable {
         requiredFiles.allSatisfy { FileManager.default.fileExists(atPath: directory + "/" + $0) }
     }
 
-    /// Loads the model in `directory`.
+    /// Loads the model in `directory`. `predictTimestamps` asks plain Paraformer for FunASR's `pred_timestamp`
+    /// timestamps (BiCif and SeACo always give theirs).
     /// - Throws: `FunASRError` naming the file (and key or tensor) that is missing, names an unknown class,
     ///   or does not match: a missing `tokens.json`, `model: Foo`, a tensor of the wrong shape.
-    public init(directory: String, precision: ParaformerPrecision = .float32) throws(FunASRError) {
+    public init(directory: String, precision: ParaformerPrecision = .float32,
+                predictTimestamps: Bool = false) throws(FunASRError) {
         self.directory = directory
         self.precision = precision
+        self.predictTimestamps = predictTimestamps
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
             throw FunASRError(.model, "\(directory): no such model directory (a FunASR Paraformer directory holds \(Self.requiredFiles.joined(separator: ", ")))")
