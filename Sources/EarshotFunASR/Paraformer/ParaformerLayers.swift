@@ -63,18 +63,33 @@ struct ParaformerWeightLoader {
     /// A linear layer's weight in the run precision (`quantized: false` keeps it fp32 whatever the precision).
     func matrix(_ name: String, outputs: Int, inputs: Int, quantized: Bool = true) throws(FunASRError) -> WeightMatrix {
         let w = try float32Matrix(name, outputs: outputs, inputs: inputs)
-        guard quantized else { return w }
+        guard quantized, precision != .float32 else { return w }
+        let converted: WeightMatrix
         switch precision {
-        case .float32:
-            return w
-        case .int8:
-            return w.packedForInt8Kernels()
+        case .int8, .float32:   // (.float32 returned above)
+            converted = w.packedForInt8Kernels()
         case .float16:
             guard case .float32(let p) = w.storage else { return w }
             let owned = HalfStore(count: outputs * inputs)
             Kernels.convertFloatToHalf(p, into: owned.pointer, count: outputs * inputs)
-            return WeightMatrix(outputs: outputs, inputs: inputs, storage: .float16(UnsafePointer(owned.pointer)), owner: owned)
+            converted = WeightMatrix(outputs: outputs, inputs: inputs, storage: .float16(UnsafePointer(owned.pointer)), owner: owned)
         }
+        // The converted copy no longer needs the mapped original: release its pages now, so load-time peak
+        // memory is the copies plus one tensor, not both models (as WhisperWeights does).
+        if w.owner is PyTorchCheckpoint, case .float32(let p) = w.storage {
+            Self.dropResidentPages(of: UnsafeRawPointer(p), byteCount: outputs * inputs * 4)
+        }
+        return converted
+    }
+
+    /// `madvise(MADV_DONTNEED)` on the whole pages inside `region` of the read-only file mapping: they leave the
+    /// resident set and would be read back from the page cache if touched again.
+    static func dropResidentPages(of region: UnsafeRawPointer, byteCount: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: region), end = start + byteCount
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, last - first, MADV_DONTNEED)
     }
 
     func linear(_ prefix: String, outputs: Int, inputs: Int, bias: Bool = true, quantized: Bool = true) throws(FunASRError) -> ParaformerLinear {
