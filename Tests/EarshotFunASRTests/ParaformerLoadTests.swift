@@ -143,6 +143,20 @@ extension FunASRSuite {
             #expect(throws: FunASRError.self) { try model.prepareHotwords(String(repeating: "好 ", count: 50)) }
         }
 
+        @Test("wrapped checkpoints (state_dict / model_state_dict / model, module.) load as FunASR unwraps them",
+              arguments: ["state_dict.", "model.module.", "module."])
+        func wrappedCheckpoint(prefix: String) throws {
+            let plainDir = try TinyParaformer().write()
+            var wrapped = TinyParaformer()
+            wrapped.keyPrefix = prefix
+            let wrappedDir = try wrapped.write()
+            defer { for d in [plainDir, wrappedDir] { try? FileManager.default.removeItem(atPath: d) } }
+            let audio = Array(try Assets.audio("audio/zh/asr_example.wav").prefix(32_000))
+            let a = try ParaformerModel(directory: plainDir).run(audio)
+            let b = try ParaformerModel(directory: wrappedDir).run(audio)
+            #expect(a.result == b.result && a.trace.logProbabilities == b.trace.logProbabilities)
+        }
+
         @Test("empty and sub-frame items give empty results next to normal ones")
         func emptyItems() throws {
             var tiny = TinyParaformer()

@@ -13,6 +13,8 @@ struct TinyParaformer {
     /// Shape overrides by tensor name (to make a mismatching checkpoint).
     var shapeOverrides: [String: [Int]] = [:]
     var seed: UInt64 = 1
+    /// Written before every key (a wrapped checkpoint: "state_dict.", "model.module." …).
+    var keyPrefix = ""
 
     var inputSize: Int { melBins * 7 }
 
@@ -176,7 +178,7 @@ struct TinyParaformer {
             }
             var strides = [Int](repeating: 1, count: shape.count)
             for i in stride(from: shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
-            w.string(name)
+            w.string(keyPrefix + name)
             w.tensor(className: "FloatStorage", count: count, bytes: values.flatMap { w.le($0.bitPattern) },
                      offset: 0, shape: shape, strides: strides)
         }

@@ -30,10 +30,22 @@ final class HalfStore: @unchecked Sendable {
 struct ParaformerWeightLoader {
     let checkpoint: PyTorchCheckpoint
     let precision: ParaformerPrecision
+    /// What the state-dict keys sit under: "" for a bare state dict (ModelScope's model.pt), or the wrappers
+    /// FunASR's `load_pretrained_model` strips (`state_dict`, `model_state_dict`, `model`, then `module.`).
+    let prefix: String
+
+    init(checkpoint: PyTorchCheckpoint, precision: ParaformerPrecision) {
+        self.checkpoint = checkpoint
+        self.precision = precision
+        let names = Set(checkpoint.tensors.map(\.name))
+        let wrappers = ["", "state_dict.", "model_state_dict.", "model."]
+        let candidates = wrappers.flatMap { [$0, $0 + "module."] }
+        prefix = candidates.first { names.contains($0 + "encoder.after_norm.weight") } ?? ""
+    }
 
     /// The tensor as fp32 values, after checking its shape.
     func floats(_ name: String, _ shape: [Int]) throws(FunASRError) -> [Float] {
-        do { return try checkpoint.floats(name, shape: shape) } catch { throw FunASRError(error) }
+        do { return try checkpoint.floats(prefix + name, shape: shape) } catch { throw FunASRError(error) }
     }
 
     /// The tensor in owned, address-stable storage.
@@ -45,9 +57,9 @@ struct ParaformerWeightLoader {
     /// aligned fp32, otherwise a converted copy.
     func float32Matrix(_ name: String, outputs: Int, inputs: Int) throws(FunASRError) -> WeightMatrix {
         let t: PyTorchTensor
-        do { t = try checkpoint.tensor(name) } catch { throw FunASRError(error) }
+        do { t = try checkpoint.tensor(prefix + name) } catch { throw FunASRError(error) }
         guard t.shape == [outputs, inputs] else {
-            throw FunASRError(.model, "\(checkpoint.path): tensor '\(name)' has shape \(t.shape), expected \([outputs, inputs]); the checkpoint does not match config.yaml / tokens.json")
+            throw FunASRError(.model, "\(checkpoint.path): tensor '\(prefix + name)' has shape \(t.shape), expected \([outputs, inputs]); the checkpoint does not match config.yaml / tokens.json")
         }
         if t.dtype == .float32, t.isContiguous, let base = t.storage.baseAddress {
             let start = base + t.storageOffset * 4
