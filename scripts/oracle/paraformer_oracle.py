@@ -150,7 +150,7 @@ class Recorder:
                 self.calls[-1]["ts_in"].append({"alphas_arg": c(us_alphas), "peaks_arg": c(us_peaks),
                                                 "upsample_rate": k.get("upsample_rate", 3)})
                 out = orig(us_alphas, us_peaks, char_list, **k)
-                self.calls[-1]["ts_out"].append([[float(x) for x in se] for se in out[1]])
+                self.calls[-1]["ts_out"].append([[int(x) for x in se] for se in out[1]])
                 return out
             return ts
         for mod, orig in origs.items():
@@ -361,8 +361,8 @@ def versions():
 
 def make_all(size, sdist, clips, hotwords_for):
     small = size == "small"
-    raw = pa.sdist_token_list(sdist)
-    full_tokens, fixed_ids = pa.fix_token_list(raw)
+    raw, evidence = pa.sdist_token_list(sdist)
+    full_tokens, fixed_ids = pa.fix_token_list(raw, evidence)
     tokens = pa.small_token_list(full_tokens, pa.SMALL["vocab"]) if small else full_tokens
     hotwords = hotwords_for(tokens)
     base = FIXTURES if small else FULL_DIR
@@ -377,7 +377,7 @@ def make_all(size, sdist, clips, hotwords_for):
                "seed": seed, "versions": versions(), "calibration": calib,
                "clips": [{"key": k, "path": rel, "samples": int(len(w))} for k, rel, w in clips],
                "hotwords": hotwords if cls == "SeacoParaformer" else None,
-               "token_fix": {"ids_given_@@": fixed_ids} if not small else "see ../README.md", "runs": runs}
+               "token_fix": {"ids_given_@@": fixed_ids, "evidence_ids": evidence} if not small else "see ../README.md", "runs": runs}
         doc["tensors"] = blob.write(os.path.join(out_dir, "oracle.bin"))
         with open(os.path.join(out_dir, "oracle.json"), "w") as f:
             json.dump(doc, f, ensure_ascii=False, indent=1)
