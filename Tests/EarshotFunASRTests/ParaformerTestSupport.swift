@@ -15,6 +15,8 @@ struct TinyParaformer {
     var seed: UInt64 = 1
     /// Written before every key (a wrapped checkpoint: "state_dict.", "model.module." …).
     var keyPrefix = ""
+    /// Scale of the uniform `predictor.cif_output` weights (how far the alpha logits spread).
+    var cifScale: Float = 2
 
     var inputSize: Int { melBins * 7 }
 
@@ -171,7 +173,7 @@ struct TinyParaformer {
             let count = shape.reduce(1, *)
             let isNormWeight = name.hasSuffix("norm1.weight") || name.hasSuffix("norm2.weight") || name.hasSuffix("norm3.weight")
                 || name.hasSuffix("norm.weight")
-            let scale: Float = name.contains("cif_output") ? 2 : 0.5
+            let scale: Float = name.contains("cif_output") ? cifScale : 0.5
             let values: [Float] = (0..<count).map { _ in
                 let u = rng.uniform() * 2 - 1
                 return isNormWeight ? 1 + 0.1 * u : scale * u

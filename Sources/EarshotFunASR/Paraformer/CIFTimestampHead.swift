@@ -51,29 +51,38 @@ struct CIFTimestampHead: @unchecked Sendable {
     /// Upsampled alphas (`u·frames`, rescaled to sum to `tokenCount`) and their `cif_wo_hidden` peaks.
     /// `input` is `[frames][idim]`: the encoder output, or the CIF convolution's output with `use_cif1_cnn`.
     func alphasAndPeaks(_ input: UnsafePointer<Float>, frames t: Int, tokenCount: Int) -> (alphas: [Float], peaks: [Float]) {
-        let d = config.idim, n = t * config.upsampleTimes
-        guard t > 0 else { return ([], []) }
-        var up = [Float](repeating: 0, count: n * d)
-        up.withUnsafeMutableBufferPointer { upsample.apply(input, rows: t, into: $0.baseAddress!) }
-        var logits = [Float](repeating: 0, count: n)
-        if let lstm {
-            var both = [Float](repeating: 0, count: n * 2 * d)
-            up.withUnsafeBufferPointer { x in
-                both.withUnsafeMutableBufferPointer { y in
-                    lstm.forward.run(x.baseAddress!, steps: n, reverse: false, into: y.baseAddress!, ldy: 2 * d)
-                    lstm.backward.run(x.baseAddress!, steps: n, reverse: true, into: y.baseAddress! + d, ldy: 2 * d)
-                }
-            }
-            both.withUnsafeBufferPointer { b in logits.withUnsafeMutableBufferPointer { output.apply(b.baseAddress!, rows: n, into: $0.baseAddress!) } }
-        } else {
-            up.withUnsafeBufferPointer { b in logits.withUnsafeMutableBufferPointer { output.apply(b.baseAddress!, rows: n, into: $0.baseAddress!) } }
+        alphasAndPeaks([(input, t, tokenCount)])[0]
+    }
+
+    /// The same for several items; the BiLSTM steps all items together (each step's recurrent product covers
+    /// the items still running), which gives each item what it gets alone.
+    func alphasAndPeaks(_ items: [(input: UnsafePointer<Float>, frames: Int, tokenCount: Int)]) -> [(alphas: [Float], peaks: [Float])] {
+        let d = config.idim, u = config.upsampleTimes
+        let steps = items.map { $0.frames * u }
+        let ups: [[Float]] = items.map { item in
+            var up = [Float](repeating: 0, count: item.frames * u * d)
+            if item.frames > 0 { up.withUnsafeMutableBufferPointer { upsample.apply(item.input, rows: item.frames, into: $0.baseAddress!) } }
+            return up
         }
-        var alphas = logits.map { max(ParaformerOps.sigmoid($0) * config.smoothFactor2 - config.noiseThreshold2, 0) }
-        let sum = Float(alphas.reduce(0.0) { $0 + Double($1) })
-        let factor = Float(tokenCount) / sum
-        for i in 0..<n { alphas[i] *= factor }
-        let peaks = CIFPredictor.peaksWithoutHidden(alphas, threshold: Float(Double(config.threshold) - 1e-4))
-        return (alphas, peaks)
+        var features = ups
+        if let lstm {
+            var both = steps.map { [Float](repeating: 0, count: $0 * 2 * d) }
+            lstm.forward.run(ups, steps: steps, reverse: false, into: &both, column: 0, ldy: 2 * d)
+            lstm.backward.run(ups, steps: steps, reverse: true, into: &both, column: d, ldy: 2 * d)
+            features = both
+        }
+        return items.indices.map { i in
+            let n = steps[i]
+            guard n > 0 else { return ([], []) }
+            var logits = [Float](repeating: 0, count: n)
+            features[i].withUnsafeBufferPointer { b in logits.withUnsafeMutableBufferPointer { output.apply(b.baseAddress!, rows: n, into: $0.baseAddress!) } }
+            var alphas = logits.map { max(ParaformerOps.sigmoid($0) * config.smoothFactor2 - config.noiseThreshold2, 0) }
+            let sum = Float(alphas.reduce(0.0) { $0 + Double($1) })
+            let factor = Float(items[i].tokenCount) / sum
+            for k in 0..<n { alphas[k] *= factor }
+            let peaks = CIFPredictor.peaksWithoutHidden(alphas, threshold: Float(Double(config.threshold) - 1e-4))
+            return (alphas, peaks)
+        }
     }
 }
 
@@ -94,28 +103,62 @@ struct LSTMDirection: @unchecked Sendable {
 
     var byteCount: Int { inputWeights.byteCount + hiddenWeights.byteCount }
 
-    /// Runs `steps` inputs (`[steps][in]`), writing `h_t` to row `t` of `y` (stride `ldy`).
+    /// Most sequences in one recurrent product: on every instruction-set level the kernels compute up to 4
+    /// rows with per-row dot products whose rounding does not depend on the row count.
+    static let rowsPerProduct = 4
+
+    /// Runs each sequence `xs[i]` (`[steps[i]][in]`), writing `h_t` to row `t` of `ys[i]` at `column`
+    /// (row stride `ldy`). Sequences advance together, one time step per iteration; in reverse each starts at
+    /// its own last step.
+    func run(_ xs: [[Float]], steps: [Int], reverse: Bool, into ys: inout [[Float]], column: Int, ldy: Int) {
+        let h = hidden, count = xs.count
+        let pre: [[Float]] = xs.indices.map { i in
+            var p = [Float](repeating: 0, count: steps[i] * 4 * h)
+            if steps[i] > 0 {
+                xs[i].withUnsafeBufferPointer { x in p.withUnsafeMutableBufferPointer { inputWeights.apply(x.baseAddress!, rows: steps[i], into: $0.baseAddress!) } }
+            }
+            return p
+        }
+        var state = [Float](repeating: 0, count: count * h), cell = [Float](repeating: 0, count: count * h)
+        var active = [Float](repeating: 0, count: count * h), gates = [Float](repeating: 0, count: count * 4 * h)
+        for step in 0..<(steps.max() ?? 0) {
+            let running = (0..<count).filter { steps[$0] > step }
+            for (r, i) in running.enumerated() {
+                for k in 0..<h { active[r * h + k] = state[i * h + k] }
+            }
+            active.withUnsafeBufferPointer { a in
+                gates.withUnsafeMutableBufferPointer { g in
+                    for r0 in stride(from: 0, to: running.count, by: Self.rowsPerProduct) {
+                        let rows = min(Self.rowsPerProduct, running.count - r0)
+                        hiddenWeights.apply(a.baseAddress! + r0 * h, rows: rows, into: g.baseAddress! + r0 * 4 * h, rowInvariant: false)
+                    }
+                }
+            }
+            for (r, i) in running.enumerated() {
+                let t = reverse ? steps[i] - 1 - step : step
+                let base = t * 4 * h, gb = r * 4 * h
+                for k in 0..<h {
+                    let ig = ParaformerOps.sigmoid(pre[i][base + k] + gates[gb + k])
+                    let fg = ParaformerOps.sigmoid(pre[i][base + h + k] + gates[gb + h + k])
+                    let gg = tanhf(pre[i][base + 2 * h + k] + gates[gb + 2 * h + k])
+                    let og = ParaformerOps.sigmoid(pre[i][base + 3 * h + k] + gates[gb + 3 * h + k])
+                    let c = fg * cell[i * h + k] + ig * gg
+                    cell[i * h + k] = c
+                    let hv = og * tanhf(c)
+                    state[i * h + k] = hv
+                    ys[i][t * ldy + column + k] = hv
+                }
+            }
+        }
+    }
+
+    /// One sequence (`[steps][in]`), writing `h_t` to row `t` of `y` (stride `ldy`).
     func run(_ x: UnsafePointer<Float>, steps n: Int, reverse: Bool, into y: UnsafeMutablePointer<Float>, ldy: Int) {
-        let h = hidden
-        var pre = [Float](repeating: 0, count: n * 4 * h)
-        var gates = [Float](repeating: 0, count: 4 * h)
-        var state = [Float](repeating: 0, count: h), cell = [Float](repeating: 0, count: h)
-        pre.withUnsafeMutableBufferPointer { inputWeights.apply(x, rows: n, into: $0.baseAddress!) }
-        for step in 0..<n {
-            let t = reverse ? n - 1 - step : step
-            state.withUnsafeBufferPointer { s in
-                gates.withUnsafeMutableBufferPointer { g in hiddenWeights.apply(s.baseAddress!, rows: 1, into: g.baseAddress!, rowInvariant: false) }
-            }
-            let base = t * 4 * h
-            for k in 0..<h {
-                let i = ParaformerOps.sigmoid(pre[base + k] + gates[k])
-                let f = ParaformerOps.sigmoid(pre[base + h + k] + gates[h + k])
-                let g = tanhf(pre[base + 2 * h + k] + gates[2 * h + k])
-                let o = ParaformerOps.sigmoid(pre[base + 3 * h + k] + gates[3 * h + k])
-                cell[k] = f * cell[k] + i * g
-                state[k] = o * tanhf(cell[k])
-                y[t * ldy + k] = state[k]
-            }
+        var ys = [[Float](repeating: 0, count: n * hidden)]
+        run([Array(UnsafeBufferPointer(start: x, count: n * inputWeights.weight.inputs))], steps: [n], reverse: reverse,
+            into: &ys, column: 0, ldy: hidden)
+        ys[0].withUnsafeBufferPointer { b in
+            for t in 0..<n { (y + t * ldy).update(from: b.baseAddress! + t * hidden, count: hidden) }
         }
     }
 }

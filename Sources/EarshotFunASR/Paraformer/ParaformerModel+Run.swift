@@ -45,6 +45,14 @@ extension ParaformerModel {
         // item gets an empty result here.
         let decodable = cifs.indices.filter { cifs[$0].tokenCount >= 1 }
         let decoded = decoder.forward(decodable.map { (cifs[$0].embeddings, cifs[$0].tokenCount, encoded[$0], features[$0].frames) })
+        // BiCif / SeACo timestamp head, all decodable items together.
+        var stamps: [(alphas: [Float], peaks: [Float])] = []
+        if let head = predictor.timestampHead {
+            let inputs = decodable.map { config.predictor.useCIF1CNN ? convolved[$0] : encoded[$0] }
+            stamps = inputs.withPointers { pointers in
+                head.alphasAndPeaks(zip(decodable, pointers).map { (i, p) in (p, features[i].frames, cifs[i].tokenCount) })
+            }
+        }
         var out: [(result: ParaformerResult, trace: ParaformerTrace)] = []
         var next = 0
         for i in batch.indices {
@@ -56,10 +64,9 @@ extension ParaformerModel {
                 continue
             }
             let (hidden, logp) = decoded[next]
-            next += 1
-            let input = config.predictor.useCIF1CNN ? convolved[i] : encoded[i]
-            let result = finish(cif: cifs[i], hidden: hidden, logProbabilities: logp, timestampInput: input, frames: features[i].frames,
+            let result = finish(cif: cifs[i], hidden: hidden, logProbabilities: logp, upsampled: stamps.isEmpty ? nil : stamps[next],
                                 vadOffsetMs: vadOffsetsMs?[i] ?? 0, hotwords: hotwords, trace: &trace)
+            next += 1
             if !keepTrace { trace.logProbabilities = [] }
             out.append((result, trace))
         }
@@ -67,8 +74,9 @@ extension ParaformerModel {
     }
 
     /// Hotword biasing, argmax, token strings, timestamps and text of one decoded item.
-    private func finish(cif: CIFOutput, hidden: [Float], logProbabilities decoded: [Float], timestampInput: [Float],
-                        frames t: Int, vadOffsetMs: Int, hotwords: SeacoHotwords?, trace: inout ParaformerTrace) -> ParaformerResult {
+    private func finish(cif: CIFOutput, hidden: [Float], logProbabilities decoded: [Float],
+                        upsampled: (alphas: [Float], peaks: [Float])?, vadOffsetMs: Int, hotwords: SeacoHotwords?,
+                        trace: inout ParaformerTrace) -> ParaformerResult {
         var logp = decoded
         if let seaco, let hotwords {
             seaco.bias(&logp, embeddings: cif.embeddings, decoderHidden: hidden, rows: cif.tokenCount, hotwords: hotwords)
@@ -83,10 +91,7 @@ extension ParaformerModel {
         let ids = argmax.filter { $0 != config.eosID && $0 != config.sosID && $0 != config.blankID }
         let tokens = ids.map { tokenList.tokens[$0] }
         var tokenStamps: [[Int]] = []
-        if let head = predictor.timestampHead {
-            let (ua, up) = timestampInput.withUnsafeBufferPointer {
-                head.alphasAndPeaks($0.baseAddress!, frames: t, tokenCount: cif.tokenCount)
-            }
+        if let (ua, up) = upsampled {
             trace.upsampledAlphas = ua
             trace.upsampledPeaks = up
             tokenStamps = ParaformerTimestamps.predict(alphas: ua, peaks: up, tokens: tokens, vadOffsetMs: vadOffsetMs,
@@ -112,11 +117,19 @@ extension ParaformerModel {
 extension Array where Element == (values: [Float], frames: Int) {
     /// Calls `body` with a pointer to every element's values (valid during the call).
     func withPointers<R>(_ body: ([(features: UnsafePointer<Float>, frames: Int)]) -> R) -> R {
-        var pointers: [(features: UnsafePointer<Float>, frames: Int)] = []
+        map(\.values).withPointers { pointers in body(zip(pointers, self).map { ($0, $1.frames) }) }
+    }
+}
+
+extension Array where Element == [Float] {
+    /// Calls `body` with a pointer to every element's storage (valid during the call; an empty element's
+    /// pointer is never read).
+    func withPointers<R>(_ body: ([UnsafePointer<Float>]) -> R) -> R {
+        var pointers: [UnsafePointer<Float>] = []
         func recurse(_ i: Int) -> R {
             if i == count { return body(pointers) }
-            return self[i].values.withUnsafeBufferPointer { b in
-                pointers.append((b.baseAddress ?? UnsafePointer(bitPattern: 8)!, self[i].frames))   // empty: never read
+            return self[i].withUnsafeBufferPointer { b in
+                pointers.append(b.baseAddress ?? UnsafePointer(bitPattern: 8)!)
                 return recurse(i + 1)
             }
         }
