@@ -7,8 +7,8 @@ public enum ParaformerKind: String, Sendable, CaseIterable {
     /// `BiCifParaformer` (`funasr/models/bicif_paraformer/model.py`): `CifPredictorV3` with an upsampled second CIF
     /// that gives token timestamps.
     case biCifParaformer = "BiCifParaformer"
-    /// `SeacoParaformer` (`funasr/models/seaco_paraformer/model.py`): BiCif plus a hotword bias path. Loaded and run
-    /// without hotwords (its output then equals its BiCif part's); hotwords are not supported yet.
+    /// `SeacoParaformer` (`funasr/models/seaco_paraformer/model.py`): BiCif plus a hotword bias path
+    /// (`ParaformerModel.prepareHotwords`); without hotwords its output equals its BiCif part's.
     case seacoParaformer = "SeacoParaformer"
 }
 
