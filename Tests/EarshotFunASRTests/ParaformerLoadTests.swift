@@ -143,7 +143,11 @@ extension FunASRSuite {
             for (i, item) in items.enumerated() {
                 #expect(try model.transcribe([item], hotwords: hotwords)[0] == biased[i])
             }
-            #expect(throws: FunASRError.self) { try model.prepareHotwords(String(repeating: "好 ", count: 50)) }
+            // 50 words + [sos] pass FunASR's nfilter 50: the attention-score filter keeps 50 entries per item.
+            let many = try model.prepareHotwords((0..<50).map { ["你", "好", "a", "c", "d"][$0 % 5] }.joined(separator: " "))
+            #expect(many.tokenIDs.count == 51)
+            let filtered = try model.transcribe(items, hotwords: many)
+            for (i, item) in items.enumerated() { #expect(try model.transcribe([item], hotwords: many)[0] == filtered[i]) }
         }
 
         @Test("wrapped checkpoints (state_dict / model_state_dict / model, module.) load as FunASR unwraps them",

@@ -233,5 +233,30 @@ extension FunASRSuite {
                 #expect(results[row].result == (try model.run(audio[key]!, hotwords: hotwords).result))
             }
         }
-    }
+    
+        @Test("SeACo with more hotwords than nfilter: the attention-score filter picks what FunASR picks")
+        func seacoFilter() throws {
+            // Fixture: scripts/oracle/paraformer_asf_oracle.py (FunASR AutoModel, 200 hotwords, one clip at a time).
+            let fixture = try Assets.json("paraformer_seaco_asf.json")
+            let oracle = try ParaformerOracle("seaco-small")
+            let model = try ParaformerModel(directory: oracle.directory)
+            let hotwords = try model.prepareHotwords(try #require(fixture["hotwords"] as? String))
+            #expect(hotwords.tokenIDs.count > SeacoHotwordPath.filterSize)
+            let clips = try oracle.clips()
+            let items = try #require(fixture["items"] as? [[String: Any]])
+            let plainItems = try #require(fixture["items_without_hotwords"] as? [[String: Any]])
+            for (item, plain) in zip(items, plainItems) {
+                let samples = try #require(clips[item["key"] as? String ?? ""])
+                let (biased, trace) = try model.run(samples, hotwords: hotwords)
+                let scores = (item["asf_scores"] as? [Double] ?? []).map(Float.init)
+                let e = paraformerRelativeError(trace.hotwordScores[...], scores[...])
+                #expect(e < 1e-4, "ASF scores relative error \(e)")
+                #expect(trace.hotwordsKept == item["asf_keep"] as? [Int], "hotwords kept by the filter")
+                #expect(biased.text == item["text"] as? String)
+                #expect(biased.timestamps == item["timestamp"] as? [[Int]])
+                let unbiased = try model.transcribe([samples])[0]
+                #expect(unbiased.text == plain["text"] as? String)
+            }
+        }
+}
 }

@@ -79,7 +79,10 @@ extension ParaformerModel {
                         trace: inout ParaformerTrace) -> ParaformerResult {
         var logp = decoded
         if let seaco, let hotwords {
-            seaco.bias(&logp, embeddings: cif.embeddings, decoderHidden: hidden, rows: cif.tokenCount, hotwords: hotwords)
+            if let filter = seaco.bias(&logp, embeddings: cif.embeddings, decoderHidden: hidden, rows: cif.tokenCount,
+                                       hotwords: hotwords) {
+                (trace.hotwordScores, trace.hotwordsKept) = filter
+            }
         }
         trace.logProbabilities = logp
         let v = tokenList.count

@@ -38,6 +38,10 @@ public struct ParaformerTrace: Sendable {
     /// BiCif / SeACo: the upsampled timestamp alphas and peaks (`3·frames`).
     public var upsampledAlphas: [Float]
     public var upsampledPeaks: [Float]
+    /// SeACo with more hotwords than FunASR's `nfilter`: the attention-score filter's score per hotword entry
+    /// and the entries it kept (best first, then `[<s>]`).
+    public var hotwordScores: [Float] = []
+    public var hotwordsKept: [Int] = []
 }
 
 /// Memory the planner needs for a Paraformer batch: the weights once, plus per item a working set that grows
@@ -199,16 +203,17 @@ public final class ParaformerModel: @unchecked Sendable {
     /// Tokenizes and embeds SeACo hotwords given as FunASR's `hotword` string: whitespace-separated words, each
     /// split into tokens with the directory's `seg_dict` when it has one (else looked up whole), unknown tokens
     /// becoming `<unk>`; FunASR appends a `[sos]` entry.
-    /// - Throws: `.invalidArgument` for a model without a hotword path, no words, or more than 50 words
-    ///   (FunASR then filters them with ASF, which Earshot does not implement).
+    /// Above 49 words the attention-score filter (ASF) keeps the 50 best entries per item, as FunASR does for
+    /// one item (FunASR's batch filters every item by its first item's scores).
+    /// - Throws: `.invalidArgument` for a model without a hotword path or no words.
     public func prepareHotwords(_ text: String) throws(FunASRError) -> SeacoHotwords {
         guard let seaco else {
             throw FunASRError(.invalidArgument, "\(directory): hotwords need a SeacoParaformer model; config.yaml names \(config.kind.rawValue)")
         }
         let words = text.split(whereSeparator: \.isWhitespace).map(String.init)
         guard !words.isEmpty else { throw FunASRError(.invalidArgument, "no hotwords in '\(text)'") }
-        guard words.count + 1 <= SeacoHotwordPath.maxHotwords else {
-            throw FunASRError(.invalidArgument, "\(words.count) hotwords; at most \(SeacoHotwordPath.maxHotwords - 1) are supported (FunASR filters larger lists with ASF, which Earshot does not implement)")
+        if words.count + 1 > SeacoHotwordPath.filterSize && seaco.decoder.layers.filter({ $0.crossAttention != nil }).count < 6 {
+            throw FunASRError(.invalidArgument, "\(words.count) hotwords need FunASR's attention-score filter, which reads the 6th seaco_decoder block; this model has fewer")
         }
         let segPath = directory + "/seg_dict"
         let seg = FileManager.default.fileExists(atPath: segPath) ? try SegDict(path: segPath) : nil

@@ -1,4 +1,9 @@
 import EarshotTensor
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `PositionwiseFeedForwardDecoderSANM`: `w_2(LayerNorm(relu(w_1(x))))`, `w_2` without bias.
 struct DecoderFeedForward: @unchecked Sendable {
@@ -90,6 +95,16 @@ struct SANMDecoder: @unchecked Sendable {
     let afterNorm: ParaformerLayerNorm
     let outputLayer: ParaformerLinear?
 
+    init(config: SANMDecoderConfig, width: Int, vocabularySize: Int, layers: [SANMDecoderLayer],
+         afterNorm: ParaformerLayerNorm, outputLayer: ParaformerLinear?) {
+        self.config = config
+        self.width = width
+        self.vocabularySize = vocabularySize
+        self.layers = layers
+        self.afterNorm = afterNorm
+        self.outputLayer = outputLayer
+    }
+
     init(_ w: ParaformerWeightLoader, prefix: String = "decoder.", config c: SANMDecoderConfig, width d: Int,
          memoryWidth: Int? = nil, vocabularySize v: Int, outputLayer hasOutput: Bool = true) throws(FunASRError) {
         config = c
@@ -127,7 +142,7 @@ struct SANMDecoder: @unchecked Sendable {
 
     /// Several sequences at once: linear layers on all query rows (and all memory rows) stacked, FSMN and
     /// cross-attention per sequence; each result equals running that sequence alone.
-    func forward(_ items: [(queries: [Float], rows: Int, memory: [Float], memoryRows: Int)])
+    func forward(_ items: [(queries: [Float], rows: Int, memory: [Float], memoryRows: Int)], skipAfterNorm: Bool = false)
         -> [(hidden: [Float], logProbabilities: [Float])] {
         let d = width
         let qOff = items.reduce(into: [0]) { $0.append($0.last! + $1.rows) }
@@ -179,7 +194,9 @@ struct SANMDecoder: @unchecked Sendable {
                     Kernels.attention(problems, heads: config.attentionHeads, headDim: d / config.attentionHeads)
                     cross.out.apply(attended, rows: n, into: x, accumulate: true)
                 }
-                hiddenOut.withUnsafeMutableBufferPointer { afterNorm.apply(x, rows: n, into: $0.baseAddress!) }
+                hiddenOut.withUnsafeMutableBufferPointer { h in
+                    if skipAfterNorm { h.baseAddress!.update(from: x, count: n * d) } else { afterNorm.apply(x, rows: n, into: h.baseAddress!) }
+                }
             }
         }
         var logits: [Float] = []
@@ -197,5 +214,55 @@ struct SANMDecoder: @unchecked Sendable {
             (Array(hiddenOut[(qOff[i] * d)..<(qOff[i + 1] * d)]),
              outputLayer == nil ? [] : Array(logits[(qOff[i] * v)..<(qOff[i + 1] * v)]))
         }
+    }
+
+    /// SeACo's attention-score filter input (`forward_asf6` + `get_attn_mat`): runs blocks 0–4 on `queries` over
+    /// `memory`, then block 5 up to its cross-attention, and returns the attention weights summed over heads and
+    /// query rows, one score per memory row. Needs at least 6 cross-attention blocks.
+    func crossAttentionScores(_ queries: [Float], rows n: Int, memory: [Float], memoryRows t: Int) -> [Float] {
+        let d = width, heads = config.attentionHeads, dk = d / heads
+        guard layers.count > 5, let cross = layers[5].crossAttention, let norm3 = layers[5].norm3,
+              let fsmn = layers[5].fsmn, let norm2 = layers[5].norm2, n > 0, t > 0 else { return [] }
+        let partial = SANMDecoder(config: config, width: width, vocabularySize: vocabularySize,
+                                  layers: Array(layers[0..<5]), afterNorm: afterNorm, outputLayer: nil)
+        var x = partial.forward([(queries, n, memory, t)], skipAfterNorm: true)[0].hidden
+        var normed = [Float](repeating: 0, count: n * d), ffn = normed, mem = normed
+        var hidden = [Float](repeating: 0, count: n * config.linearUnits)
+        var q = normed, kv = [Float](repeating: 0, count: t * 2 * d)
+        let l = layers[5]
+        x.withUnsafeMutableBufferPointer { xb in
+            let x = xb.baseAddress!
+            normed.withUnsafeMutableBufferPointer { nb in
+                let nr = nb.baseAddress!
+                l.norm1.apply(x, rows: n, into: nr)
+                hidden.withUnsafeMutableBufferPointer { h in
+                    ffn.withUnsafeMutableBufferPointer { l.feedForward.apply(nr, rows: n, hidden: h.baseAddress!, into: $0.baseAddress!) }
+                }
+                ffn.withUnsafeBufferPointer { norm2.apply($0.baseAddress!, rows: n, into: nr) }
+                mem.withUnsafeMutableBufferPointer { fsmn.apply(nr, ldx: d, frames: n, into: $0.baseAddress!) }
+                mem.withUnsafeBufferPointer { Kernels.add($0.baseAddress!, into: x, count: n * d) }
+                norm3.apply(x, rows: n, into: nr)
+                q.withUnsafeMutableBufferPointer { cross.query.apply(nr, rows: n, into: $0.baseAddress!) }
+            }
+        }
+        memory.withUnsafeBufferPointer { m in kv.withUnsafeMutableBufferPointer { cross.keyValue.apply(m.baseAddress!, rows: t, into: $0.baseAddress!) } }
+        // q·d_k^-½ first, as MultiHeadedAttentionCrossAtt.forward scales q_h before the product.
+        let scale = Float(pow(Double(dk), -0.5))
+        var scores = [Float](repeating: 0, count: t)
+        var row = [Float](repeating: 0, count: t)
+        for hd in 0..<heads {
+            for r in 0..<n {
+                for j in 0..<t {
+                    var s: Float = 0
+                    for c in 0..<dk { s += (q[r * d + hd * dk + c] * scale) * kv[j * 2 * d + hd * dk + c] }
+                    row[j] = s
+                }
+                let mx = row.max() ?? 0
+                var sum: Float = 0
+                for j in 0..<t { row[j] = expf(row[j] - mx); sum += row[j] }
+                for j in 0..<t { scores[j] += row[j] / sum }
+            }
+        }
+        return scores
     }
 }

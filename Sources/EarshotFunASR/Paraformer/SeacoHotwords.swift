@@ -25,8 +25,9 @@ struct SeacoHotwordPath: @unchecked Sendable {
     let outputLayer: ParaformerLinear    // hotword_output_layer [V, inner]
     let vocabularySize: Int
 
-    /// FunASR applies its attention-score filter (ASF) above this many hotwords (`nfilter`); Earshot refuses more.
-    static let maxHotwords = 50
+    /// Above this many hotword entries (words plus `[sos]`) FunASR's attention-score filter (ASF) keeps the
+    /// `nfilter` best (`_seaco_decode_with_ASF`, nfilter 50).
+    static let filterSize = 50
 
     init(_ w: ParaformerWeightLoader, config c: SeacoConfig, width d: Int, vocabularySize v: Int) throws(FunASRError) {
         config = c
@@ -67,11 +68,27 @@ struct SeacoHotwordPath: @unchecked Sendable {
     }
 
     /// Replaces rows of `logProbabilities` (`[n][V]`) by the hotword head's where it picks a hotword token.
+    /// Returns the attention-score filter's scores and kept entries when it ran (more than ``filterSize`` entries).
+    @discardableResult
     func bias(_ logProbabilities: inout [Float], embeddings: [Float], decoderHidden: [Float], rows n: Int,
-              hotwords: SeacoHotwords) {
-        let count = hotwords.tokenIDs.count
-        let cif = decoder.forward(embeddings, rows: n, memory: hotwords.embeddings, memoryRows: count).hidden
-        let dec = decoder.forward(decoderHidden, rows: n, memory: hotwords.embeddings, memoryRows: count).hidden
+              hotwords: SeacoHotwords) -> (scores: [Float], kept: [Int])? {
+        var count = hotwords.tokenIDs.count
+        var memory = hotwords.embeddings
+        var filter: (scores: [Float], kept: [Int])? = nil
+        if Self.filterSize < count {
+            // ASF: score each hotword by the 6th seaco block's cross-attention from the decoder hidden states,
+            // keep the best min(50, count−1) in descending score order, then the [sos] entry.
+            let scores = decoder.crossAttentionScores(decoderHidden, rows: n, memory: memory, memoryRows: count)
+            let keep = min(Self.filterSize, count - 1)
+            var order = Array(scores.indices).sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
+            order = Array(order.prefix(keep)) + [count - 1]
+            let d = config.innerDim
+            memory = order.flatMap { hotwords.embeddings[($0 * d)..<(($0 + 1) * d)] }
+            count = order.count
+            filter = (scores, order)
+        }
+        let cif = decoder.forward(embeddings, rows: n, memory: memory, memoryRows: count).hidden
+        let dec = decoder.forward(decoderHidden, rows: n, memory: memory, memoryRows: count).hidden
         var merged = cif
         for i in merged.indices { merged[i] += dec[i] }
         let v = vocabularySize
@@ -87,6 +104,7 @@ struct SeacoHotwordPath: @unchecked Sendable {
                 for j in 0..<v { logProbabilities[r * v + j] = h[r * v + j] }
             }
         }
+        return filter
     }
 }
 
