@@ -34,6 +34,13 @@ extension FunASRSuite {
             #expect(error.code == .model)
             #expect(error.message.contains(dir + "/config.yaml"))
             #expect(error.message.contains("SenseVoiceSmall"))
+            #expect(throws: FunASRError.self) { try ParaformerModel.modelClass(directory: dir) }
+            #expect(ParaformerModel.isModelDirectory(dir))
+            tiny.modelClass = "BiCifParaformer"
+            let good = try tiny.write(omit: ["model.pt"])
+            defer { try? FileManager.default.removeItem(atPath: good) }
+            #expect(try ParaformerModel.modelClass(directory: good) == .biCifParaformer)
+            #expect(!ParaformerModel.isModelDirectory(good))
         }
 
         @Test("a tensor of the wrong shape names model.pt, the tensor and both shapes")

@@ -131,6 +131,19 @@ public final class ParaformerModel: @unchecked Sendable {
         requiredFiles.allSatisfy { FileManager.default.fileExists(atPath: directory + "/" + $0) }
     }
 
+    /// The class `directory/config.yaml` names (`model:`), for recognising a model directory by its files.
+    /// - Throws: `FunASRError` naming the file when it is missing, not YAML, or names a class Earshot does not run.
+    public static func modelClass(directory: String) throws(FunASRError) -> ParaformerKind {
+        let yaml: YAMLConfig
+        do { yaml = try YAMLConfig(path: directory + "/config.yaml") } catch { throw FunASRError(error) }
+        let name: String
+        do { name = try yaml.string("model", default: "") } catch { throw FunASRError(error) }
+        guard let kind = ParaformerKind(rawValue: name) else {
+            throw FunASRError(.model, "\(yaml.path): model '\(name)' is not a model class Earshot runs; expected one of \(ParaformerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return kind
+    }
+
     /// Loads the model in `directory`. `predictTimestamps` asks plain Paraformer for FunASR's `pred_timestamp`
     /// timestamps (BiCif and SeACo always give theirs).
     /// - Throws: `FunASRError` naming the file (and key or tensor) that is missing, names an unknown class,
