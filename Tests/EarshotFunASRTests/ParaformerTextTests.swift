@@ -22,5 +22,19 @@ extension FunASRSuite {
                 }
             }
         }
-    }
+    
+        @Test("tokenize equals FunASR's CharTokenizer.encode, with seg_dict and without",
+              arguments: ["seaco-small", "paraformer-small"])
+        func tokenizeMatchesFunASR(model name: String) throws {
+            // Fixture: scripts/oracle/paraformer_tokenizer_oracle.py.
+            let fixture = try Assets.json("paraformer_tokenize.json")
+            let cases = try #require(fixture[name] as? [[String: Any]])
+            let model = try ParaformerModel(directory: try ParaformerOracle.fixtureDirectory(name))
+            for c in cases {
+                let text = try #require(c["text"] as? String)
+                #expect(try model.tokenize(text) == c["ids"] as? [Int], "'\(text)'")
+            }
+            #expect(ParaformerModel.hotwordWords(weighted: "阿里巴巴 20 达摩院 1.5") == "阿里巴巴 达摩院")
+        }
+}
 }

@@ -70,13 +70,21 @@ public struct ParaformerBatchCost: Sendable, Equatable {
     /// encoder activations and scratch, its encoder output, CIF embeddings, stacked decoder activations,
     /// its log-probabilities twice — the stacked array and its own slice).
     public func itemBytes(frames t: Int) -> Int {
+        let parts = itemParts(frames: t)
+        return parts.features + parts.activations + parts.outputs
+    }
+
+    /// ``itemBytes(frames:)`` by kind: features (the item's LFR features and their stacked copy), activations
+    /// (encoder and decoder activations, scratch, encoder output, CIF embeddings) and outputs (the
+    /// log-probabilities, stacked and sliced). Maps onto the seam's `RecognizerBatchCost` per-item terms.
+    public func itemParts(frames t: Int) -> (features: Int, activations: Int, outputs: Int) {
         let e = encoder, d = e.outputSize
         let n = t + 1   // tokens ≤ Σα ≤ frames + tail
         let features = 2 * t * e.inputSize * 4
         let encoderBytes = EncoderScratch.bytes(frames: t, config: e) + 3 * t * d * 4
         let decoderBytes = n * d * 4 * 2 + SANMDecoder.scratchBytes(tokens: n, frames: t, width: d, units: decoderUnits)
-            + t * d * 4 + 2 * n * vocabularySize * 4
-        return features + encoderBytes + decoderBytes
+            + t * d * 4
+        return (features, encoderBytes + decoderBytes, 2 * n * vocabularySize * 4)
     }
 
     /// Bytes needed once per batch for its longest item (`frames`): attention scratch of two workers, the
@@ -213,6 +221,36 @@ public final class ParaformerModel: @unchecked Sendable {
         return (out, frames)
     }
 
+    /// Token ids of `text` as FunASR's `CharTokenizer.encode` gives them: with the directory's `seg_dict`, the
+    /// text is split on spaces and each word mapped through it (`seg_tokenize`); without, every non-space
+    /// character is a token. Unknown tokens become `<unk>` (or are dropped when the list has none).
+    public func tokenize(_ text: String) throws(FunASRError) -> [Int] {
+        let segPath = directory + "/seg_dict"
+        let pieces: [String]
+        if FileManager.default.fileExists(atPath: segPath) {
+            let words = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            pieces = try SegDict(path: segPath).tokenize(words, tokenizerRule: true)
+        } else {
+            pieces = text.unicodeScalars.filter { $0 != " " }.map { String($0) }
+        }
+        let index = tokenIndex
+        let unk = index["<unk>"]
+        return pieces.compactMap { index[$0] ?? unk }
+    }
+
+    /// Token string → id.
+    var tokenIndex: [String: Int] {
+        var index: [String: Int] = [:]
+        for (i, t) in tokenList.tokens.enumerated() { index[t] = i }
+        return index
+    }
+
+    /// The words of a hotword string in the `"word weight word weight …"` form (FunASR's websocket `hotwords`
+    /// map flattened): numbers are dropped, as FunASR's servers pass only the words to the model.
+    public static func hotwordWords(weighted text: String) -> String {
+        text.split(whereSeparator: \.isWhitespace).filter { Double($0) == nil }.joined(separator: " ")
+    }
+
     /// Tokenizes and embeds SeACo hotwords given as FunASR's `hotword` string: whitespace-separated words, each
     /// split into tokens with the directory's `seg_dict` when it has one (else looked up whole), unknown tokens
     /// becoming `<unk>`; FunASR appends a `[sos]` entry.
@@ -230,8 +268,7 @@ public final class ParaformerModel: @unchecked Sendable {
         }
         let segPath = directory + "/seg_dict"
         let seg = FileManager.default.fileExists(atPath: segPath) ? try SegDict(path: segPath) : nil
-        var index: [String: Int] = [:]
-        for (i, t) in tokenList.tokens.enumerated() { index[t] = i }
+        let index = tokenIndex
         guard let unk = index["<unk>"] else {
             throw FunASRError(.model, "\(directory)/tokens.json: has no <unk> token, which hotword tokenization needs")
         }

@@ -128,13 +128,20 @@ struct SegDict: Sendable {
     /// `seg_tokenize` of `generate_hotwords_list`: a known (lower-cased) word maps to its pieces; a word of CJK
     /// characters and digits (`^[\u4E00-\u9FA50-9]+$`) maps character by character (`<unk>` if unknown);
     /// anything else is `<unk>`.
-    func tokenize(_ words: [String]) -> [String] {
+    ///
+    /// With `tokenizerRule`, the test is CharTokenizer's module-level `seg_tokenize` instead
+    /// (`re.match("([\u4E00-\u9FA5A-Za-z0-9])", word)`: the word's first character is CJK, a letter or a digit).
+    func tokenize(_ words: [String], tokenizerRule: Bool = false) -> [String] {
         var out: [String] = []
+        func cjkOrDigit(_ v: UInt32) -> Bool { (0x4E00...0x9FA5).contains(v) || (0x30...0x39).contains(v) }
         for raw in words {
             let word = raw.lowercased()
+            let splits = tokenizerRule
+                ? word.unicodeScalars.first.map { cjkOrDigit($0.value) || (0x41...0x5A).contains($0.value) || (0x61...0x7A).contains($0.value) } ?? false
+                : !word.isEmpty && word.unicodeScalars.allSatisfy { cjkOrDigit($0.value) }
             if let pieces = map[word] {
                 out.append(contentsOf: pieces)
-            } else if !word.isEmpty, word.unicodeScalars.allSatisfy({ (0x4E00...0x9FA5).contains($0.value) || (0x30...0x39).contains($0.value) }) {
+            } else if splits {
                 for ch in word { out.append(contentsOf: map[String(ch)] ?? ["<unk>"]) }
             } else {
                 out.append("<unk>")
