@@ -17,6 +17,16 @@ public enum ParaformerPrecision: String, Sendable, CaseIterable {
     case float16
     /// Symmetric per-output-row int8 weights, activations quantized per row at run time.
     case int8
+
+    /// The CLI's names (as Whisper's `WeightPrecision`): fp32/float32, fp16/float16, int8.
+    public init?(cliName: String) {
+        switch cliName {
+        case "fp32", "float32": self = .float32
+        case "fp16", "float16": self = .float16
+        case "int8": self = .int8
+        default: return nil
+        }
+    }
 }
 
 /// Owns IEEE-half weight copies.
