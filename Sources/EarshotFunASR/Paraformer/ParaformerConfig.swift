@@ -61,11 +61,13 @@ public struct CIFPredictorConfig: Sendable, Equatable {
     public var smoothFactor: Float = 1.0, noiseThreshold: Float = 0
     /// Weight added after the last frame so a trailing partial token fires (0.45).
     public var tailThreshold: Float = 0.45
-    /// V3 timestamp head: upsampling factor (3), its smoothing (0.25, 0.01), the upsample network
-    /// (`cnn_blstm` or `cnn`) and whether it reads the CIF convolution's output (`use_cif1_cnn`, false).
+    /// V3 timestamp head: upsampling factor (`upsample_times`, 3).
     public var upsampleTimes = 3
+    /// V3 timestamp head: `relu(sigmoid(·)·smooth_factor2 − noise_threshold2)` (0.25, 0.01).
     public var smoothFactor2: Float = 1.0, noiseThreshold2: Float = 0
+    /// V3 timestamp head: the upsample network, `cnn_blstm` (paraformer-large) or `cnn`.
     public var upsampleType = "cnn"
+    /// V3 timestamp head: whether it reads the CIF convolution's output (`use_cif1_cnn`; false: the encoder's).
     public var useCIF1CNN = true
 
     /// Whether the predictor has the upsampled timestamp head.

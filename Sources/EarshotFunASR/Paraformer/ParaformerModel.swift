@@ -35,12 +35,13 @@ public struct ParaformerTrace: Sendable {
     public var logProbabilities: [Float]
     /// Argmax per decoded position (before removing special ids).
     public var argmax: [Int]
-    /// BiCif / SeACo: the upsampled timestamp alphas and peaks (`3·frames`).
+    /// BiCif / SeACo: the upsampled timestamp alphas (`3·frames`, rescaled to the token count).
     public var upsampledAlphas: [Float]
+    /// BiCif / SeACo: their `cif_wo_hidden` peaks.
     public var upsampledPeaks: [Float]
-    /// SeACo with more hotwords than FunASR's `nfilter`: the attention-score filter's score per hotword entry
-    /// and the entries it kept (best first, then `[<s>]`).
+    /// SeACo with more hotwords than FunASR's `nfilter`: the attention-score filter's score per hotword entry.
     public var hotwordScores: [Float] = []
+    /// The entries the filter kept (best first, then `[<s>]`).
     public var hotwordsKept: [Int] = []
 }
 
