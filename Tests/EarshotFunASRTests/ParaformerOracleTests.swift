@@ -18,7 +18,12 @@ struct ParaformerOracle {
     }
 
     init(_ name: String, tensors: String = "oracle.bin") throws {
-        directory = try Self.fixtureDirectory(name)
+        try self.init(directory: try Self.fixtureDirectory(name), tensors: tensors)
+    }
+
+    /// An oracle directory anywhere (e.g. the FULL-size models `paraformer_oracle.py --full` writes to the cache).
+    init(directory: String, tensors: String = "oracle.bin") throws {
+        self.directory = directory
         json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/oracle.json"))) as? [String: Any])
         blob = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + tensors))
     }
