@@ -125,6 +125,8 @@ extension FunASRSuite {
             }
             if let ts = item["timestamp"] as? [[Double]] {
                 #expect(result.timestamps == ts.map { $0.map { Int($0) } }, "\(where_): timestamps")
+                // With timestamps FunASR's text is its word list joined by spaces.
+                #expect(result.words.joined(separator: " ") == item["text"] as? String, "\(where_): words")
             } else {
                 #expect(result.timestamps.isEmpty, "\(where_): no timestamps expected")
             }

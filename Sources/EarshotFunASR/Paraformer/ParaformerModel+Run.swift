@@ -109,11 +109,12 @@ extension ParaformerModel {
         }
         if givesTimestamps {
             let post = ParaformerTextPostprocess.sentence(tokens, timestamps: tokenStamps.map { $0.map(Double.init) })
-            return ParaformerResult(tokenIDs: ids, tokens: tokens, text: post.text,
+            return ParaformerResult(tokenIDs: ids, tokens: tokens, text: post.text, words: post.words,
                                     timestamps: post.timestamps.map { $0.map { Int($0) } }, tokenTimestamps: tokenStamps)
         }
         let post = ParaformerTextPostprocess.sentence(tokens)
-        return ParaformerResult(tokenIDs: ids, tokens: tokens, text: post.text, timestamps: [], tokenTimestamps: [])
+        return ParaformerResult(tokenIDs: ids, tokens: tokens, text: post.text, words: post.words, timestamps: [],
+                                tokenTimestamps: [])
     }
 }
 

@@ -11,14 +11,17 @@ public struct ParaformerResult: Sendable, Equatable {
     /// FunASR's post-processed text (`sentence_postprocess`): for models that give timestamps the words are
     /// space-separated (CJK characters too), otherwise concatenated.
     public var text: String
-    /// Per word of `text` (after `@@` merging and abbreviations), `[start_ms, end_ms]` as FunASR returns them
-    /// (VAD offset included); empty when the model gives no timestamps.
+    /// The words of `text` (`sentence_postprocess`'s word list: CJK characters, `@@`-merged English words,
+    /// abbreviations).
+    public var words: [String]
+    /// Per word, `[start_ms, end_ms]` as FunASR returns them (VAD offset included), aligned with `words`
+    /// (FunASR can return fewer in rare `@@`/abbreviation cases); empty when the model gives no timestamps.
     public var timestamps: [[Int]]
     /// Per token, `[start_ms, end_ms]` before word merging (`ts_prediction_lfr6_standard`'s list).
     public var tokenTimestamps: [[Int]]
 
     /// An item that produced nothing (silence, or too short).
-    public static let empty = ParaformerResult(tokenIDs: [], tokens: [], text: "", timestamps: [], tokenTimestamps: [])
+    public static let empty = ParaformerResult(tokenIDs: [], tokens: [], text: "", words: [], timestamps: [], tokenTimestamps: [])
 }
 
 /// Intermediate tensors of one item, for oracle tests and diagnostics.
