@@ -86,7 +86,7 @@ final class TranscriptSink {
 enum MemoryReportText {
     static func render(_ report: PipelineReport) -> String {
         var text = report.memory?.render(format: .text) ?? ""
-        text += "weights by stage: whisper \(ByteCount(report.weightBytes)), VAD \(ByteCount(report.vadWeightBytes)) (loaded only with --vad fsmn)\n"
+        text += "weights by stage: recognizer \(ByteCount(report.weightBytes)), VAD \(ByteCount(report.vadWeightBytes)) (loaded only with --vad fsmn)\n"
         text += "resident after load and warm-up \(ByteCount(report.baselineBytes))\n"
         text += String(format: "audio %.1f s in %d chunks, %d batches (memory allows up to %d per batch)\n",
                        report.audioSeconds, report.chunks, report.batchSizes.count, report.memoryBatchCap)

@@ -1,5 +1,6 @@
 import Foundation
 import EarshotCheckpoint
+import EarshotFunASR
 import EarshotSpeech
 import EarshotTensor
 import EarshotWhisper
@@ -59,8 +60,13 @@ public enum ModelDirectory: Equatable, Sendable {
         case .whisper:
             let model = try WhisperModel(directory: path, precision: precision)
             return WhisperRecognizer(model: model, decoding: PipelineOptions.windowDecoding(decoding))
-        case .funasr(let modelClass):
-            throw PipelineError("\(path): \(modelClass) is recognised but cannot be loaded by this build")
+        case .funasr:
+            let paraformerPrecision: ParaformerPrecision = switch precision {
+            case .float16: .float16
+            case .int8: .int8
+            default: .float32
+            }
+            return ParaformerRecognizer(model: try ParaformerModel(directory: path, precision: paraformerPrecision))
         }
     }
 }
