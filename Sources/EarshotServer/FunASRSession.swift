@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOWebSocket
 import HummingbirdWebSocket
 import EarshotAudio
 import EarshotMemory
