@@ -1,0 +1,51 @@
+import Foundation
+import Logging
+import EarshotMemory
+import EarshotPipeline
+
+/// Everything a route handler of `earshot serve` needs, shared by the HTTP (OpenAI) and websocket (FunASR)
+/// front ends: the one engine every request goes through, the served model's name, the server options, the
+/// metrics, the logger and the draining flag.
+///
+/// Draining (SIGTERM) is one-way: ``beginDraining()`` makes `/health` answer 503 and every new request get
+/// 503 (`shuttingDown`); requests already running finish.
+public final class ServerContext: Sendable {
+    /// The shared recognizer (one memory budget for the process).
+    public let engine: RecognitionEngine
+    /// Name clients use for the model (`model` field of the OpenAI API): the model directory's basename.
+    /// `whisper-1` is accepted as an alias (``acceptsModel(_:)``).
+    public let modelName: String
+    public let options: ServerOptions
+    public let metrics: ServerMetrics
+    public let logger: Logger
+    private let drainingFlag = Locked(false)
+
+    /// The alias every OpenAI client knows.
+    public static let modelAlias = "whisper-1"
+
+    public init(engine: RecognitionEngine, modelName: String, options: ServerOptions, metrics: ServerMetrics = .shared,
+                logger: Logger = Logger(label: "earshot.serve")) {
+        self.engine = engine
+        self.modelName = modelName
+        self.options = options
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Whether the server is shutting down (no new work is taken).
+    public var isDraining: Bool { drainingFlag.withLock { $0 } }
+
+    /// Stops taking new work; returns `true` the first time.
+    @discardableResult
+    public func beginDraining() -> Bool {
+        drainingFlag.withLock { flag in
+            defer { flag = true }
+            return !flag
+        }
+    }
+
+    /// Whether a request's `model` names the served model (its name or `whisper-1`).
+    public func acceptsModel(_ name: String) -> Bool {
+        name == modelName || name == Self.modelAlias
+    }
+}
