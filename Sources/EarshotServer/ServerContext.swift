@@ -19,6 +19,12 @@ public final class ServerContext: Sendable {
     public let metrics: ServerMetrics
     public let logger: Logger
     private let drainingFlag = Locked(false)
+    private let inFlight = Locked(InFlight())
+
+    private struct InFlight {
+        var count = 0
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
 
     /// The alias every OpenAI client knows.
     public static let modelAlias = "whisper-1"
@@ -42,6 +48,47 @@ public final class ServerContext: Sendable {
             defer { flag = true }
             return !flag
         }
+    }
+
+    /// Marks a request as in flight (until ``requestEnded()``): draining waits for it.
+    public func requestBegan() {
+        inFlight.withLock { $0.count += 1 }
+    }
+
+    /// Ends what ``requestBegan()`` started.
+    public func requestEnded() {
+        let waiters: [CheckedContinuation<Void, Never>] = inFlight.withLock { state in
+            state.count -= 1
+            guard state.count == 0 else { return [] }
+            defer { state.idleWaiters = [] }
+            return state.idleWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Requests in flight now.
+    public var requestsInFlight: Int { inFlight.withLock { $0.count } }
+
+    /// Returns when no request is in flight.
+    public func waitForIdle() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle: Bool = inFlight.withLock { state in
+                if state.count == 0 { return true }
+                state.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+
+    /// Drains: stops taking work, waits for the requests in flight, then for the engine's jobs (websocket
+    /// sessions included). Called on SIGTERM before the HTTP server stops.
+    public func drain() async {
+        beginDraining()
+        logger.info("draining", metadata: ["requests_in_flight": "\(requestsInFlight)"])
+        await waitForIdle()
+        await engine.drain()
+        logger.info("drained")
     }
 
     /// Whether a request's `model` names the served model (its name or `whisper-1`).
