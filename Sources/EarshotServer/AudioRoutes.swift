@@ -79,7 +79,9 @@ enum AudioRoutes {
             let result = Transcript(language: summary.language ?? parsed.job.language ?? (whisper.isMultilingual ? "" : "en"),
                                     languageProbability: 1, duration: summary.audioSeconds, segments: transcript.0)
             let text = parsed.format.render(result, task: translate ? .translate : .transcribe)
-            return Response(status: .ok, headers: [.contentType: parsed.format.contentType],
+            // The connection closes after a recognition response (Hummingbird's cancel-on-close watcher
+            // consumes it); saying so keeps clients from reusing it.
+            return Response(status: .ok, headers: [.contentType: parsed.format.contentType, .connection: "close"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         } catch let error as APIError {
             return error.response
@@ -162,7 +164,7 @@ extension AudioRoutes {
     /// event (which OpenAI's SDKs raise as an API error).
     static func streamingResponse(request: Request, feed: Feed, context: ServerContext, route: String,
                                   started: ContinuousClock.Instant) -> Response {
-        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { context.requestEnded() }
             var text = ""
