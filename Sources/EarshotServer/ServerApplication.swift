@@ -19,7 +19,10 @@ public enum ServerApplication {
         -> some ApplicationProtocol {
         let router = makeRouter(context: context)
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
-        FunASRWebSocket.register(on: webSocketRouter, context: context)
+        // FunASR's clients send no Authorization header, so --api-key does not apply to the websocket.
+        FunASRWebSocket.register(on: webSocketRouter, engine: context.engine, logger: context.logger) { _ in
+            if context.isDraining { throw HTTPError(.serviceUnavailable, message: "the server is shutting down") }
+        }
         var http1 = HTTP1Channel.Configuration()
         // Closes connections whose request stops arriving (or that never send one); a request being
         // answered is never cut (Hummingbird's idle handler only acts while reading or between requests).
