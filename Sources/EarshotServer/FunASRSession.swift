@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOWebSocket
 import HummingbirdWebSocket
+import NIOWebSocket
 import EarshotAudio
 import EarshotMemory
 import EarshotPipeline
