@@ -24,6 +24,12 @@ public struct FunASRSettings: Sendable {
     public var maxMessageBytes = 1 << 20
 
     public init() {}
+
+    /// The server's limits: `--idle-timeout` and `--max-upload` apply to websocket connections too.
+    public init(_ options: ServerOptions) {
+        idleTimeout = .seconds(options.idleTimeoutSeconds)
+        maxUpload = options.maxUpload.bytes
+    }
 }
 
 /// One websocket connection speaking FunASR's protocol: configuration, audio frames, end of audio; results
@@ -147,7 +153,10 @@ final class FunASRSession: @unchecked Sendable {
     private func fail(_ failure: Failure) {
         logger.info("funasr: closing connection", metadata: ["reason": "\(failure.message)"])
         send(FunASRProtocol.error(failure.message, wavName: wavName.withLock { $0 }))
-        outbox.yield(.close(failure.code, String(failure.message.prefix(100))))
+        // A close frame's reason is at most 123 bytes of UTF-8.
+        var reason = failure.message
+        while reason.utf8.count > 120 { reason.removeLast() }
+        outbox.yield(.close(failure.code, reason))
     }
 
     /// Closes a connection that has been silent for `idleTimeout` while the server waited for it.

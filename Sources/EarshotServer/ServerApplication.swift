@@ -20,7 +20,8 @@ public enum ServerApplication {
         let router = makeRouter(context: context)
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         // FunASR's clients send no Authorization header, so --api-key does not apply to the websocket.
-        FunASRWebSocket.register(on: webSocketRouter, engine: context.engine, logger: context.logger) { _ in
+        FunASRWebSocket.register(on: webSocketRouter, engine: context.engine, settings: FunASRSettings(context.options),
+                                 logger: context.logger) { _ in
             if context.isDraining { throw HTTPError(.serviceUnavailable, message: "the server is shutting down") }
         }
         var http1 = HTTP1Channel.Configuration()
