@@ -139,7 +139,9 @@ struct ServePoolTests {
         let body = inFlight["body"] as? String ?? ""
         let text = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["text"] as? String ?? ""
         #expect(text.split(separator: " ").count > 100, "the whole two minutes were transcribed: \(body.prefix(200))")
-        for attempt in try #require(report["after_term"] as? [[String: Any]]) {
+        let afterTerm = try #require(report["after_term"] as? [[String: Any]])
+        print("drain: in flight \(inFlight["status"] ?? "nil"); after SIGTERM \(afterTerm.map { "\($0["what"]!): \($0["status"] as? Int ?? 0) \($0["error"] as? String ?? "")" })")
+        for attempt in afterTerm {
             let refused = (attempt["error"] as? String)?.contains("Connection") == true
             #expect(refused || attempt["status"] as? Int == 503, "after SIGTERM: \(attempt)")
         }
