@@ -111,6 +111,15 @@ struct ServePoolTests {
         _ = nginx
     }
 
+    @Test("deploy/k8s manifests parse and follow the memory, probe and drain rules")
+    func kubernetesManifests() throws {
+        // kubeconform is not available: PyYAML parses every document and the script checks the rules.
+        let result = try ServeTestSupport.run(try ServeTestSupport.python(), [
+            ServeTestSupport.repositoryRoot + "/scripts/server/check_deploy.py", ServeTestSupport.repositoryRoot + "/deploy/k8s"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.hasPrefix("ok: 5 documents"))
+    }
+
     @Test("SIGTERM during a request: it completes with 200, new connections are refused or get 503, exit 0")
     func drainOnSIGTERM() throws {
         let directory = try CommandRunner.temporaryDirectory()
