@@ -57,13 +57,17 @@ public final class ServerContext: Sendable {
 
     /// Ends what ``requestBegan()`` started.
     public func requestEnded() {
-        let waiters: [CheckedContinuation<Void, Never>] = inFlight.withLock { state in
+        let (idle, waiters): (Bool, [CheckedContinuation<Void, Never>]) = inFlight.withLock { state in
             state.count -= 1
-            guard state.count == 0 else { return [] }
+            guard state.count == 0 else { return (false, []) }
             defer { state.idleWaiters = [] }
-            return state.idleWaiters
+            return (true, state.idleWaiters)
         }
         for waiter in waiters { waiter.resume() }
+        // The last request's buffers are freed only after the engine's own idle trim (the handler holds
+        // them until it returns), so the server trims again when it has nothing in flight: RSS returns to
+        // the idle baseline after a burst.
+        if idle { _ = ProcessMemory.trimHeap() }
     }
 
     /// Requests in flight now.

@@ -51,7 +51,8 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Sets the engine and process gauges from `status`, then renders every metric as Prometheus text.
-    public func render(engine status: EngineStatus) -> String {
+    public func render(engine status: EngineStatus, requestsInFlight: Int) -> String {
+        Gauge(label: "earshot_requests_in_flight").record(requestsInFlight)
         Gauge(label: "earshot_queue_depth").record(status.waitingJobs)
         Gauge(label: "earshot_running_jobs").record(status.runningJobs)
         Gauge(label: "earshot_job_capacity").record(status.jobCapacity)

@@ -6,7 +6,7 @@ import Glibc
 
 /// An `earshot serve` process for a test: started on a free loopback port, ready once `/health` answers 200,
 /// stopped with SIGTERM (its exit status is then the test's to check).
-final class ServerProcess {
+final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
     let logPath: String
@@ -122,6 +122,57 @@ enum RawHTTP {
         let head = parts.first ?? ""
         let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         return Response(status: status, head: head, body: parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    /// Reads one response: its head, then `Content-Length` bytes of body, or (without a length) until the
+    /// peer closes.
+    static func readResponse(_ fd: Int32) -> Response {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        while true {
+            if let end = find(separator, in: out) {
+                let head = String(decoding: out[..<end], as: UTF8.self)
+                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+                if let length, out.count - end - 4 >= length { break }
+            }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out += buffer[0..<n]
+        }
+        return parse(out)
+    }
+
+    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for i in 0...(haystack.count - needle.count) where haystack[i] == needle[0] {
+            if Array(haystack[i..<(i + needle.count)]) == needle { return i }
+        }
+        return nil
+    }
+
+    /// A `multipart/form-data` body: text fields, then the file part (when given).
+    static func multipart(boundary: String, fields: [(String, String)], file: (name: String, bytes: [UInt8])?) -> [UInt8] {
+        var body: [UInt8] = []
+        for (name, value) in fields {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
+        }
+        if let file {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(file.name)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
+            body += file.bytes
+            body += Array("\r\n".utf8)
+        }
+        body += Array("--\(boundary)--\r\n".utf8)
+        return body
+    }
+
+    /// The head of a multipart POST to `path` with a `Content-Length`.
+    static func postHead(_ path: String, length: Int, boundary: String, apiKey: String? = nil, close: Bool = true) -> String {
+        var head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: \(length)\r\n"
+        if let apiKey { head += "Authorization: Bearer \(apiKey)\r\n" }
+        if close { head += "Connection: close\r\n" }
+        return head + "\r\n"
     }
 
     /// One request (with `Connection: close`), the whole response.
