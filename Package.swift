@@ -84,7 +84,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMemoryTests", dependencies: ["EarshotMemory"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotServerTests",
-                    dependencies: ["EarshotServer", "EarshotPipeline", "EarshotWhisper",
+                    dependencies: ["EarshotServer", "EarshotPipeline", "EarshotWhisper", "EarshotFunASR", "EarshotMemory",
                                    .product(name: "HummingbirdTesting", package: "hummingbird")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotCLITests", dependencies: ["EarshotCLI"], swiftSettings: swiftSettings),

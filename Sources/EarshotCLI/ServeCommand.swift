@@ -90,6 +90,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // One malloc arena, so that trimming the heap when the server goes idle returns RSS to its baseline.
+        ProcessMemory.limitArenas(1)
         let level = Logger.Level(rawValue: logLevel)!
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

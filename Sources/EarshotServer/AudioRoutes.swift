@@ -42,6 +42,7 @@ enum AudioRoutes {
         } catch let error as APIError {
             return error.response
         }
+        defer { if !handedOff { upload.remove() } }
         do {
             let parsed = try TranscriptionRequest(fields: upload.fields, translate: translate, context: context)
             guard let path = upload.filePath else {
@@ -87,8 +88,9 @@ enum AudioRoutes {
             return error.response
         } catch let error as EngineError where error != .cancelled {
             return APIError(error).response
-        } catch is CancellationError {
-            context.logger.info("client went away; job cancelled", metadata: ["route": "\(route)"])
+        } catch {
+            // The inbound-close watcher cancelled the task: the client went away.
+            context.logger.info("client went away; job cancelled", metadata: ["route": "\(route)", "error": "\(error)"])
             throw CancellationError()
         }
     }
@@ -166,7 +168,10 @@ extension AudioRoutes {
                                   started: ContinuousClock.Instant) -> Response {
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { context.requestEnded() }
+            defer {
+                feed.upload.remove()
+                context.requestEnded()
+            }
             var text = ""
             var failure: (any Error)?
             var summary: JobSummary?

@@ -5,6 +5,10 @@ import MultipartKit
 import Glibc
 #endif
 
+extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
+}
+
 /// A `multipart/form-data` request body read as it arrives: the `file` part goes straight into a temporary
 /// file (the upload is never held in memory whole), the other fields (small) into strings.
 ///
@@ -97,8 +101,17 @@ final class MultipartUpload: @unchecked Sendable {
         parser.onBody = { buffer in state.body(&buffer) }
         parser.onPartComplete = { state.partComplete() }
         var total = 0
+        // The closing delimiter; reading stops as soon as it has passed (see below).
+        let closing = Array("\r\n--\(boundary)--".utf8)
+        var tail: [UInt8] = []
         do {
-            for try await buffer in body {
+            // Stop at the closing delimiter rather than at the end of the body: the request's end then stays
+            // unread, for Hummingbird's inbound-close watcher (`consumeWithCancellationOnInboundClose`), which
+            // must see it to notice a client that hangs up later.
+            var iterator = body.makeAsyncIterator()
+            while state.openPartName != nil || !tail.ends(with: closing), let buffer = try await iterator.next() {
+                tail = Array((tail + buffer.readableBytesView).suffix(closing.count + 2))
+                while let last = tail.last, last == 13 || last == 10 || last == 32 || last == 9 { tail.removeLast() }
                 total += buffer.readableBytes
                 if total > maxUpload {
                     throw APIError(.contentTooLarge, "the upload is larger than this server's limit of \(maxUpload) bytes (--max-upload); send a shorter or more compressed recording",
@@ -109,8 +122,10 @@ final class MultipartUpload: @unchecked Sendable {
                 }
                 if let failure = state.failure { throw failure }
             }
-            if let open = state.openPartName {
-                throw APIError(.badRequest, "the multipart body ends inside the '\(open)' part, before its closing boundary: the upload was cut short; send it again", param: open)
+            if let open = state.openPartName ?? (tail.ends(with: closing) ? nil : "") {
+                throw APIError(.badRequest, open.isEmpty ? "the multipart body ends before its closing boundary: the upload was cut short, or it is not multipart/form-data; send it again"
+                               : "the multipart body ends inside the '\(open)' part, before its closing boundary: the upload was cut short; send it again",
+                               param: open.isEmpty ? nil : open)
             }
         } catch {
             state.closeFile()

@@ -48,7 +48,7 @@ public enum ServerApplication {
             return json(.ok, #"{"status":"ok"}"#)
         }
         router.get("/metrics") { _, _ -> Response in
-            let text = context.metrics.render(engine: context.engine.status)
+            let text = context.metrics.render(engine: context.engine.status, requestsInFlight: context.requestsInFlight)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }

@@ -23,6 +23,8 @@ public final class ServerContext: Sendable {
 
     private struct InFlight {
         var count = 0
+        /// Counts the times the server went idle, so that only the latest idle period's trim runs.
+        var idleGeneration = 0
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -57,13 +59,29 @@ public final class ServerContext: Sendable {
 
     /// Ends what ``requestBegan()`` started.
     public func requestEnded() {
-        let waiters: [CheckedContinuation<Void, Never>] = inFlight.withLock { state in
+        let (idle, waiters): (Bool, [CheckedContinuation<Void, Never>]) = inFlight.withLock { state in
             state.count -= 1
-            guard state.count == 0 else { return [] }
+            guard state.count == 0 else { return (false, []) }
             defer { state.idleWaiters = [] }
-            return state.idleWaiters
+            return (true, state.idleWaiters)
         }
         for waiter in waiters { waiter.resume() }
+        if idle { scheduleIdleTrim() }
+    }
+
+    /// The last request's buffers are freed after the engine's own idle trim (its handler holds them until
+    /// the response is written), so once nothing is in flight the server trims the heap again, a moment
+    /// later, if still idle: RSS returns to the idle baseline after a burst.
+    private func scheduleIdleTrim() {
+        let generation = inFlight.withLock { state -> Int in
+            state.idleGeneration += 1
+            return state.idleGeneration
+        }
+        Task.detached { [self] in
+            try? await Task.sleep(for: .milliseconds(200))
+            let stillIdle = inFlight.withLock { $0.count == 0 && $0.idleGeneration == generation }
+            if stillIdle { _ = ProcessMemory.trimHeap() }
+        }
     }
 
     /// Requests in flight now.

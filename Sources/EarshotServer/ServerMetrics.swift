@@ -51,7 +51,8 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Sets the engine and process gauges from `status`, then renders every metric as Prometheus text.
-    public func render(engine status: EngineStatus) -> String {
+    public func render(engine status: EngineStatus, requestsInFlight: Int) -> String {
+        Gauge(label: "earshot_requests_in_flight").record(requestsInFlight)
         Gauge(label: "earshot_queue_depth").record(status.waitingJobs)
         Gauge(label: "earshot_running_jobs").record(status.runningJobs)
         Gauge(label: "earshot_job_capacity").record(status.jobCapacity)
@@ -66,6 +67,11 @@ public final class ServerMetrics: Sendable {
         Gauge(label: "earshot_ledger_peak_bytes").record(status.ledger.peakTotal.bytes)
         if let limit = status.ledger.limit { Gauge(label: "earshot_ledger_limit_bytes").record(limit.bytes) }
         if let rss = ProcessMemory.currentRSS() { Gauge(label: "earshot_process_resident_bytes").record(rss.bytes) }
+        if let heap = ProcessMemory.heapStatistics() {
+            for (kind, bytes) in [("in_use", heap.inUse), ("free", heap.free), ("arena", heap.arena), ("mmapped", heap.mmapped)] {
+                Gauge(label: "earshot_heap_bytes", dimensions: [("kind", kind)]).record(bytes.bytes)
+            }
+        }
         if let peak = ProcessMemory.peakRSS() { Gauge(label: "earshot_process_peak_resident_bytes").record(peak.bytes) }
         Gauge(label: "earshot_batches_run").record(status.batches)
         Gauge(label: "earshot_windows_recognised").record(status.windows)
