@@ -22,13 +22,17 @@ public struct FunASRSettings: Sendable {
     public var partialIntervalSamples = 9_600
     /// Largest websocket message taken (one audio frame of FunASR's client is 1,920 bytes).
     public var maxMessageBytes = 1 << 20
+    /// Where sessions are counted (route `ws`, status 101) and each recording's latency is recorded:
+    /// from its end of audio to its last result (a live stream's duration says nothing about the server).
+    public var metrics: ServerMetrics?
 
     public init() {}
 
-    /// The server's limits: `--idle-timeout` and `--max-upload` apply to websocket connections too.
-    public init(_ options: ServerOptions) {
-        idleTimeout = .seconds(options.idleTimeoutSeconds)
-        maxUpload = options.maxUpload.bytes
+    /// The server's settings: `--idle-timeout` and `--max-upload` apply to websocket connections too.
+    public init(_ context: ServerContext) {
+        idleTimeout = .seconds(context.options.idleTimeoutSeconds)
+        maxUpload = context.options.maxUpload.bytes
+        metrics = context.metrics
     }
 }
 
@@ -66,6 +70,8 @@ final class FunASRSession: @unchecked Sendable {
         let resampler: Resampler?
         /// Input ended (`is_speaking: false`), results all sent: read by the watchdog's clock too.
         let stage = Locked((ended: false, delivered: false))
+        /// When the input ended, for the latency metric.
+        let endedAt = Locked<ContinuousClock.Instant?>(nil)
         let partials = Locked(PartialState())
         let partialBusy = Locked(false)
         var reader: Task<Void, Never>?
@@ -128,6 +134,7 @@ final class FunASRSession: @unchecked Sendable {
             await self.cleanUp()
             self.outbox.finish()
         }
+        settings.metrics?.recordRequest(route: "ws", status: 101)
         if let error = inboundError.withLock({ $0 }) { throw error }
     }
 
@@ -363,6 +370,7 @@ final class FunASRSession: @unchecked Sendable {
             if !stage.delivered { clock.withLock { _ = $0.waiting.insert(id) } }
         }
         recording.partials.withLock { $0.open = false }
+        recording.endedAt.withLock { $0 = .now }
         recording.finisher = Task {
             do {
                 if let upload = recording.upload {
@@ -426,6 +434,11 @@ final class FunASRSession: @unchecked Sendable {
                 } else {
                     sendFinal(segment, config, isFinal: false)
                 }
+            }
+            if let metrics = settings.metrics, let ended = recording.endedAt.withLock({ $0 }) {
+                let elapsed = ContinuousClock.now - ended
+                metrics.recordRecognition(route: "ws", seconds: elapsed / .seconds(1),
+                                          audioSeconds: 0)
             }
             if config.mode == .offline {
                 send(FunASRProtocol.result(mode: "offline", wavName: config.wavName, segments: collected, isFinal: true))

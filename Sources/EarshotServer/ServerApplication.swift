@@ -20,7 +20,7 @@ public enum ServerApplication {
         let router = makeRouter(context: context)
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         // FunASR's clients send no Authorization header, so --api-key does not apply to the websocket.
-        FunASRWebSocket.register(on: webSocketRouter, engine: context.engine, settings: FunASRSettings(context.options),
+        FunASRWebSocket.register(on: webSocketRouter, engine: context.engine, settings: FunASRSettings(context),
                                  logger: context.logger) { _ in
             if context.isDraining { throw HTTPError(.serviceUnavailable, message: "the server is shutting down") }
         }

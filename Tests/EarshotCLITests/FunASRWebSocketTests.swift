@@ -37,7 +37,7 @@ struct FunASRWebSocketTests {
     func offlineClient() throws {
         let wav = try CommandRunner.asset(Self.clip)
         let expected = try Self.transcribeText(wav)
-        let server = try ServeProcess([])
+        let server = try ServerProcess([])
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (lines, events) = try Self.runClient(port: server.port, mode: "offline", wav: wav, directory: directory)
@@ -75,7 +75,7 @@ struct FunASRWebSocketTests {
             """, wav, first, second])
         try #require(joined.status == 0, "\(joined.stderr)")
         let expected = try Self.transcribeText(wav)
-        let server = try ServeProcess([])
+        let server = try ServerProcess([])
         let (lines, events) = try Self.runClient(port: server.port, mode: "2pass", wav: wav, directory: directory)
         let modes = events.map { $0["mode"] as? String ?? "" }
         let finals = events.enumerated().filter { modes[$0.offset] == "2pass-offline" }
@@ -99,7 +99,7 @@ struct FunASRWebSocketTests {
     func misbehavingClients() throws {
         let wav = try CommandRunner.asset(Self.clip)
         let expected = try Self.transcribeText(wav)
-        let server = try ServeProcess(["--idle-timeout", "3"])
+        let server = try ServerProcess(["--idle-timeout", "3"])
         let probe = ServeTestSupport.repositoryRoot + "/scripts/server/funasr_ws_probe.py"
         let cases = ["malformed", "audio_first", "bad_mode", "bad_fs", "idle", "disconnect", "offline", "resampled", "container"]
         let result = try ServeTestSupport.run(try ServeTestSupport.python(), [probe, String(server.port), wav] + cases)

@@ -20,7 +20,7 @@ struct ServePoolTests {
             try #require(FileManager.default.isExecutableFile(atPath: ServePoolTests.nginx),
                          "nginx is not installed: run scripts/install-deps.sh (Debian package nginx-light)")
             directory = try CommandRunner.temporaryDirectory()
-            port = try ServeTestSupport.freePort()
+            port = try ServerProcess.freePort()
             var pool = try String(contentsOfFile: ServeTestSupport.repositoryRoot + "/deploy/nginx/earshot-pool.conf", encoding: .utf8)
             try #require(upstreams.count == 3 && pool.contains("127.0.0.1:8003") && pool.contains("listen 127.0.0.1:8000;"))
             for (i, upstream) in upstreams.enumerated() {
@@ -53,7 +53,7 @@ struct ServePoolTests {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            while ServeTestSupport.getStatus(port: port, "/health") != 200 {
+            while ServeTestSupport.get(port: port, "/health")?.status != 200 {
                 try #require(process.isRunning, "nginx exited: \(errorLog)")
                 usleep(50_000)
             }
@@ -70,7 +70,7 @@ struct ServePoolTests {
     @Test("three servers behind nginx, one killed mid-load: every request succeeds or gets a clear 502/503")
     func poolSurvivesAKilledServer() throws {
         let clips = try (1...5).map { try CommandRunner.asset("audio/cards/00\($0).wav") }
-        let servers = try (0..<3).map { _ in try ServeProcess([]) }
+        let servers = try (0..<3).map { _ in try ServerProcess([]) }
         let nginx = try Nginx(upstreams: servers.map(\.port))
         let victim = servers[1]
         let result = try ServeTestSupport.run(try ServeTestSupport.python(), [
@@ -133,7 +133,7 @@ struct ServePoolTests {
                 out.setparams(params); out.writeframes(frames * 4)
             """, wav, try CommandRunner.asset("audio/pyannote/sample.wav")])
         try #require(made.status == 0, "\(made.stderr)")
-        let server = try ServeProcess([])
+        let server = try ServerProcess([])
         let result = try ServeTestSupport.run(try ServeTestSupport.python(), [
             ServeTestSupport.repositoryRoot + "/scripts/server/drain_probe.py", String(server.port), String(server.pid), wav])
         try #require(result.status == 0, "drain probe failed:\n\(result.stdout)\n\(result.stderr)")
