@@ -20,8 +20,12 @@ public struct FunASRSettings: Sendable {
     /// step of FunASR's default `chunk_size` [5, 10, 5] (10 × 60 ms). One partial is in flight at most, so
     /// a slow machine gets fewer partials, never a growing queue of them.
     public var partialIntervalSamples = 9_600
-    /// Largest websocket message taken (one audio frame of FunASR's client is 1,920 bytes).
-    public var maxMessageBytes = 1 << 20
+    /// Largest websocket frame the server takes (the websocket server configuration's `maxFrameSize`):
+    /// 256 KiB, 8 s of 16-kHz PCM. FunASR's client sends 1,920-byte frames (60 ms); bigger ones are closed
+    /// with 1009. Bounded per connection, outside the memory ledger.
+    public static let maxFrameBytes = 256 << 10
+    /// Largest websocket message taken (frames of one message together).
+    public var maxMessageBytes = FunASRSettings.maxFrameBytes
     /// Where sessions are counted (route `ws`, status 101) and each recording's latency is recorded:
     /// from its end of audio to its last result (a live stream's duration says nothing about the server).
     public var metrics: ServerMetrics?

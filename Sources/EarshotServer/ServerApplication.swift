@@ -30,7 +30,7 @@ public enum ServerApplication {
         http1.idleTimeout = .seconds(Int64(context.options.idleTimeoutSeconds))
         return Application(router: router,
                            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter,
-                                                          configuration: .init(http1: http1)),
+                                                          configuration: .init(http1: http1, ws: .init(maxFrameSize: FunASRSettings.maxFrameBytes))),
                            configuration: .init(address: .hostname(context.options.host, port: port ?? context.options.port),
                                                 serverName: "earshot"),
                            onServerRunning: onServerRunning,
