@@ -25,6 +25,8 @@ struct FunASRWebSocketTests {
         ], directory: directory)
         try #require(result.status == 0, "funasr_wss_client.py failed:\n\(result.stdout)\n\(result.stderr)")
         #expect(!result.stdout.contains("Exception"), "the client reported an exception:\n\(result.stdout)")
+        try #require(FileManager.default.fileExists(atPath: directory + "/out/text.0_0"),
+                     "the client wrote no result:\n\(result.stdout)\n\(result.stderr)")
         let text = try String(contentsOfFile: directory + "/out/text.0_0", encoding: .utf8)
         let log = try String(contentsOfFile: directory + "/logs/meeting_0_0/events.jsonl", encoding: .utf8)
         let events = try log.split(separator: "\n").map {

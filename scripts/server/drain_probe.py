@@ -4,7 +4,7 @@
 Usage: drain_probe.py PORT PID FILE
 Starts POST /v1/audio/transcriptions of FILE; once the server's /metrics shows a running job, sends SIGTERM
 to PID, then opens a new connection (GET /health and a second transcription). Prints one JSON object:
-{"in_flight": {"status", "body", "error"}, "after_term": [{"what", "status", "body", "error"}...]}.
+{"in_flight": {"status", "body", "error"}, "alive_at_term": bool, "after_term": [{"what", "status", "body", "error"}...]}.
 Needs `requests` (the venv made by scripts/setup-venv.sh).
 """
 import json
@@ -45,6 +45,7 @@ else:
     print(json.dumps({"error": "the request never started running"}))
     sys.exit(1)
 os.kill(pid, signal.SIGTERM)
+alive_at_term = worker.is_alive()   # the request had not been answered when the signal went out
 time.sleep(0.5)   # let the signal be handled: the listener closes, /health turns 503
 after = []
 for what in ("health", "transcription"):
@@ -59,4 +60,4 @@ for what in ("health", "transcription"):
         record["error"] = f"{type(error).__name__}: {error}"
     after.append(record)
 worker.join(timeout=300)
-print(json.dumps({"in_flight": in_flight, "after_term": after}))
+print(json.dumps({"in_flight": in_flight, "alive_at_term": alive_at_term, "after_term": after}))
