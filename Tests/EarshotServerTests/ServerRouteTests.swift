@@ -149,8 +149,10 @@ import EarshotWhisper
                                                         headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}"))
             #expect(notMultipart.status == .badRequest)
             #expect((notMultipart.error?["message"] as? String)?.contains("multipart/form-data") == true)
-            // Still serving.
-            let ok = try await Self.post(client, try Form(file: clip))
+            // An epilogue after the closing delimiter is ignored; still serving.
+            var withEpilogue = try Form(file: clip)
+            withEpilogue.epilogue = "This is the epilogue. It should be ignored.\r\n"
+            let ok = try await Self.post(client, withEpilogue)
             #expect(ok.status == .ok)
             #expect((ok.json?["text"] as? String)?.isEmpty == false)
         }

@@ -56,6 +56,8 @@ struct Form {
     var fields: [(String, String)] = [("model", "whisper-1")]
     var file: (name: String, bytes: [UInt8])?
     var closed = true
+    /// Bytes after the closing delimiter (RFC 2046's epilogue, which receivers ignore).
+    var epilogue = ""
 
     init(_ fields: [(String, String)] = [("model", "whisper-1")], file path: String?) throws {
         self.fields = fields
@@ -76,7 +78,7 @@ struct Form {
             body += Array("--\(Self.boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(file.name)\"\r\nContent-Type: audio/wav\r\n\r\n".utf8)
             body += file.bytes + Array("\r\n".utf8)
         }
-        if closed { body += Array("--\(Self.boundary)--\r\n".utf8) }
+        if closed { body += Array("--\(Self.boundary)--\r\n".utf8) + Array(epilogue.utf8) }
         return body
     }
 
