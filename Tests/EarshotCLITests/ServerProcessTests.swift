@@ -47,7 +47,9 @@ import Glibc
 
     @Test func apiKeyUploadLimitAndHangUp() throws {
         let model = try CommandRunner.asset("models/whisper-tiny.en")
-        let server = try ServerProcess(["--model", model, "--api-key", "secret", "--max-upload", "25MB"])
+        let uploads = try CommandRunner.temporaryDirectory()   // the server's TMPDIR, where uploads are spooled
+        defer { try? FileManager.default.removeItem(atPath: uploads) }
+        let server = try ServerProcess(["--model", model, "--api-key", "secret", "--max-upload", "25MB"], environment: ["TMPDIR": uploads])
         let clip = try Self.clip()
 
         // 401 without the key and with a wrong one, as OpenAI's error object; /health needs no key.
@@ -119,7 +121,7 @@ import Glibc
         #expect(server.log.contains("job cancelled"))
         // The server still serves, and no upload is left in the temporary directory.
         #expect(try Self.post(server, file: clip, apiKey: "secret").status == 200)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("earshot-upload-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: uploads)
         #expect(leftovers.isEmpty, "temporary uploads left behind: \(leftovers)")
         #expect(server.stop() == 0)
     }
@@ -178,9 +180,12 @@ import Glibc
             usleep(100_000)
             after = try Self.metric(server, "earshot_process_resident_bytes")
         }
+        let heap = try ["in_use", "free", "arena", "mmapped"].map { "\($0) \(Int(try Self.metric(server, "earshot_heap_bytes{kind=\"\($0)\"}") / 1e6))" }
+        let threads = (try? String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("Threads:") } ?? ""
         let anon = try Self.metric(server, "earshot_process_resident_anonymous_bytes")
         let file = try Self.metric(server, "earshot_process_resident_file_bytes")
-        #expect(after <= idle * 1.1, "RSS idle \(Int(idle / 1e6)) MB (anonymous \(Int(idleAnon / 1e6)), file \(Int(idleFile / 1e6))), after the burst \(Int(after / 1e6)) MB (anonymous \(Int(anon / 1e6)), file \(Int(file / 1e6))); peak \(Int(peak / 1e6)) MB")
+        #expect(after <= idle * 1.1, "RSS idle \(Int(idle / 1e6)) MB (anonymous \(Int(idleAnon / 1e6)), file \(Int(idleFile / 1e6))), after the burst \(Int(after / 1e6)) MB (anonymous \(Int(anon / 1e6)), file \(Int(file / 1e6))); peak \(Int(peak / 1e6)) MB; heap MB \(heap); \(threads)")
         #expect(server.stop() == 0)
     }
 }

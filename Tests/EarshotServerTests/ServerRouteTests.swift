@@ -1,13 +1,12 @@
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Testing
 import EarshotMemory
 import EarshotPipeline
 import EarshotServer
 import EarshotWhisper
 
-/// Every route of `earshot serve`, in process, over real HTTP (HummingbirdTesting's AsyncHTTPClient setup),
+/// Every route of `earshot serve`, in process, over real HTTP (AsyncHTTPClient),
 /// on tiny.en int8 and FSMN-VAD and the LibriVox clips.
 @Suite struct ServerRouteTests {
     /// What the offline pipeline (the one `earshot transcribe` runs) makes of a file.
@@ -22,8 +21,8 @@ import EarshotWhisper
         return Transcript(language: report.language ?? "en", languageProbability: 1, duration: report.audioSeconds, segments: segments)
     }
 
-    static func post(_ client: any TestClientProtocol, _ form: Form, path: String = "/v1/audio/transcriptions",
-                     headers extra: HTTPFields = [:]) async throws -> TestResponse {
+    static func post(_ client: TestHTTPClient, _ form: Form, path: String = "/v1/audio/transcriptions",
+                     headers extra: HTTPFields = [:]) async throws -> Reply {
         var headers = form.headers
         headers.append(contentsOf: extra)
         return try await client.execute(uri: path, method: .post, headers: headers, body: form.buffer)
