@@ -58,6 +58,11 @@ public final class ServerMetrics: Sendable {
         return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
     }
 
+    /// Counts a heap trim made because the server went idle (`earshot_idle_heap_trims_total`).
+    public func recordIdleTrim() {
+        Counter(label: "earshot_idle_heap_trims_total").increment()
+    }
+
     /// Sets the engine and process gauges from `status`, then renders every metric as Prometheus text.
     public func render(engine status: EngineStatus, requestsInFlight: Int) -> String {
         Gauge(label: "earshot_requests_in_flight").record(requestsInFlight)
