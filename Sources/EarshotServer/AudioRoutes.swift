@@ -68,11 +68,12 @@ enum AudioRoutes {
             let feed = Feed(reader: reader, first: first, name: name, job: job, upload: upload)
             if parsed.stream {
                 handedOff = true
-                return streamingResponse(request: request, feed: feed, context: context, route: route, started: started)
+                let lease = StreamLease(feed: feed, context: context)
+                return streamingResponse(request: request, lease: lease, route: route, started: started)
             }
-            let transcript = try await request.body.consumeWithCancellationOnInboundClose { _ in
-                try await run(feed)
-            }
+            // A finished job ignores this; any other way out frees its slot.
+            defer { job.cancel() }
+            let transcript = try await cancellingOnHangUp(request, upload: upload) { try await run(feed) }
             let summary = transcript.1
             context.metrics.recordRecognition(route: route, seconds: (ContinuousClock.now - started).seconds,
                                               audioSeconds: summary.audioSeconds)
@@ -89,10 +90,22 @@ enum AudioRoutes {
         } catch let error as EngineError where error != .cancelled {
             return APIError(error).response
         } catch {
-            // The inbound-close watcher cancelled the task: the client went away.
-            context.logger.info("client went away; job cancelled", metadata: ["route": "\(route)", "error": "\(error)"])
-            throw CancellationError()
+            if Task.isCancelled || error is CancellationError || (error as? EngineError) == .cancelled {
+                // The inbound-close watcher cancelled the task: the client went away.
+                context.logger.info("client went away; job cancelled", metadata: ["route": "\(route)"])
+                throw CancellationError()
+            }
+            context.logger.error("request failed", metadata: ["route": "\(route)", "error": "\(error)"])
+            return APIError(.internalServerError, "recognition failed: \(error)", type: "server_error").response
         }
+    }
+
+    /// Runs `operation`, cancelled if the client closes the connection (Hummingbird's inbound-close watcher),
+    /// unless the upload reader already read the request's end, which the watcher needs.
+    static func cancellingOnHangUp<T: Sendable>(_ request: Request, upload: MultipartUpload,
+                                                _ operation: () async throws -> T) async throws -> T {
+        if upload.consumedEnd { return try await operation() }
+        return try await request.body.consumeWithCancellationOnInboundClose { _ in try await operation() }
     }
 
     static func openAudio(path: String, name: String) throws -> AudioFileReader {
@@ -164,18 +177,16 @@ extension AudioRoutes {
     /// The job's text as OpenAI's streaming events: `transcript.text.delta` per segment as it is final, then
     /// `transcript.text.done` with the whole text; a failure after the events began is sent as an `error`
     /// event (which OpenAI's SDKs raise as an API error).
-    static func streamingResponse(request: Request, feed: Feed, context: ServerContext, route: String,
+    static func streamingResponse(request: Request, lease: StreamLease, route: String,
                                   started: ContinuousClock.Instant) -> Response {
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer {
-                feed.upload.remove()
-                context.requestEnded()
-            }
+            defer { lease.end() }
+            let feed = lease.feed, context = lease.context
             var text = ""
             var failure: (any Error)?
             var summary: JobSummary?
-            try await request.body.consumeWithCancellationOnInboundClose { _ in
+            try await cancellingOnHangUp(request, upload: feed.upload) {
                 try await withTaskCancellationHandler {
                     try await withThrowingTaskGroup(of: JobSummary.self) { group in
                         group.addTask { try await feed.push() }
@@ -207,6 +218,29 @@ extension AudioRoutes {
             }
             try await writer.finish(nil)
         })
+    }
+
+    /// What a streaming response holds until its events are written: the job, the upload and the request's
+    /// place among those in flight. Released however the response ends — even when its body is never written
+    /// (the client left before the head went out) — it cancels the job, deletes the upload and ends the request.
+    final class StreamLease: @unchecked Sendable {
+        let feed: Feed
+        let context: ServerContext
+        private let ended = Locked(false)
+
+        init(feed: Feed, context: ServerContext) {
+            self.feed = feed
+            self.context = context
+        }
+
+        func end() {
+            guard ended.withLock({ done in defer { done = true }; return !done }) else { return }
+            feed.job.cancel()   // a finished job ignores this
+            feed.upload.remove()
+            context.requestEnded()
+        }
+
+        deinit { end() }
     }
 
     static func sse<T: Encodable>(_ event: T) -> ByteBuffer {

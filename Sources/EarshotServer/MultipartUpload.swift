@@ -28,11 +28,17 @@ final class MultipartUpload: @unchecked Sendable {
     static let maxFieldBytes = 64 << 10
     static let maxFields = 64
 
-    init(fields: [String: [String]], filePath: String?, fileName: String?, fileBytes: Int) {
+    /// Whether the request's end was read (the closing delimiter was not found before it: trailing bytes
+    /// after it). Hummingbird's inbound-close watcher must not run then (it needs the end), so such a request
+    /// is not cancelled when its client hangs up.
+    let consumedEnd: Bool
+
+    init(fields: [String: [String]], filePath: String?, fileName: String?, fileBytes: Int, consumedEnd: Bool = false) {
         self.fields = fields
         self.filePath = filePath
         self.fileName = fileName
         self.fileBytes = fileBytes
+        self.consumedEnd = consumedEnd
     }
 
     deinit { remove() }
@@ -101,6 +107,7 @@ final class MultipartUpload: @unchecked Sendable {
         parser.onBody = { buffer in state.body(&buffer) }
         parser.onPartComplete = { state.partComplete() }
         var total = 0
+        var consumedEnd = false
         // The closing delimiter; reading stops as soon as it has passed (see below).
         let closing = Array("\r\n--\(boundary)--".utf8)
         var tail: [UInt8] = []
@@ -109,9 +116,13 @@ final class MultipartUpload: @unchecked Sendable {
             // unread, for Hummingbird's inbound-close watcher (`consumeWithCancellationOnInboundClose`), which
             // must see it to notice a client that hangs up later.
             var iterator = body.makeAsyncIterator()
-            while state.openPartName != nil || !tail.ends(with: closing), let buffer = try await iterator.next() {
-                tail = Array((tail + buffer.readableBytesView).suffix(closing.count + 2))
-                while let last = tail.last, last == 13 || last == 10 || last == 32 || last == 9 { tail.removeLast() }
+            func closed() -> Bool {
+                var end = tail.count
+                while end > 0, [13, 10, 32, 9].contains(tail[end - 1]) { end -= 1 }   // transport padding
+                return Array(tail[..<end]).ends(with: closing)
+            }
+            while state.openPartName != nil || !closed(), let buffer = try await iterator.next() {
+                tail = Array((tail + buffer.readableBytesView).suffix(closing.count + 16))
                 total += buffer.readableBytes
                 if total > maxUpload {
                     throw APIError(.contentTooLarge, "the upload is larger than this server's limit of \(maxUpload) bytes (--max-upload); send a shorter or more compressed recording",
@@ -122,9 +133,9 @@ final class MultipartUpload: @unchecked Sendable {
                 }
                 if let failure = state.failure { throw failure }
             }
-            if let open = state.openPartName ?? (tail.ends(with: closing) ? nil : "") {
-                throw APIError(.badRequest, open.isEmpty ? "the multipart body ends before its closing boundary: the upload was cut short, or it is not multipart/form-data; send it again"
-                               : "the multipart body ends inside the '\(open)' part, before its closing boundary: the upload was cut short; send it again",
+            consumedEnd = !closed()
+            if let open = state.openPartName {
+                throw APIError(.badRequest, "the multipart body ends inside the '\(open.isEmpty ? "next" : open)' part, before its closing boundary: the upload was cut short; send it again",
                                param: open.isEmpty ? nil : open)
             }
         } catch {
@@ -135,7 +146,7 @@ final class MultipartUpload: @unchecked Sendable {
         state.closeFile()
         if !state.sawFile { unlink(state.path) }
         return MultipartUpload(fields: state.fields, filePath: state.sawFile ? state.path : nil,
-                               fileName: state.fileName, fileBytes: state.fileBytes)
+                               fileName: state.fileName, fileBytes: state.fileBytes, consumedEnd: consumedEnd)
     }
 
     /// The parser's callbacks write into this.

@@ -80,7 +80,10 @@ public final class ServerContext: Sendable {
         Task.detached { [self] in
             try? await Task.sleep(for: .milliseconds(200))
             let stillIdle = inFlight.withLock { $0.count == 0 && $0.idleGeneration == generation }
-            if stillIdle { _ = ProcessMemory.trimHeap() }
+            if stillIdle {
+                _ = ProcessMemory.trimHeap()
+                metrics.recordIdleTrim()
+            }
         }
     }
 

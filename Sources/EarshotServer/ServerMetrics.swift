@@ -50,6 +50,19 @@ public final class ServerMetrics: Sendable {
         }
     }
 
+    /// A `kB` field of /proc/self/status (Linux), e.g. `RssAnon:` (heap, stacks) and `RssFile:` (mapped
+    /// weights and code, which the kernel may evict and fault back in).
+    static func statusKilobytes(_ field: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field) }) else { return nil }
+        return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
+    }
+
+    /// Counts a heap trim made because the server went idle (`earshot_idle_heap_trims_total`).
+    public func recordIdleTrim() {
+        Counter(label: "earshot_idle_heap_trims_total").increment()
+    }
+
     /// Sets the engine and process gauges from `status`, then renders every metric as Prometheus text.
     public func render(engine status: EngineStatus, requestsInFlight: Int) -> String {
         Gauge(label: "earshot_requests_in_flight").record(requestsInFlight)
@@ -67,6 +80,9 @@ public final class ServerMetrics: Sendable {
         Gauge(label: "earshot_ledger_peak_bytes").record(status.ledger.peakTotal.bytes)
         if let limit = status.ledger.limit { Gauge(label: "earshot_ledger_limit_bytes").record(limit.bytes) }
         if let rss = ProcessMemory.currentRSS() { Gauge(label: "earshot_process_resident_bytes").record(rss.bytes) }
+        for (field, label) in [("RssAnon:", "earshot_process_resident_anonymous_bytes"), ("RssFile:", "earshot_process_resident_file_bytes")] {
+            if let kB = Self.statusKilobytes(field) { Gauge(label: label).record(kB * 1024) }
+        }
         if let heap = ProcessMemory.heapStatistics() {
             for (kind, bytes) in [("in_use", heap.inUse), ("free", heap.free), ("arena", heap.arena), ("mmapped", heap.mmapped)] {
                 Gauge(label: "earshot_heap_bytes", dimensions: [("kind", kind)]).record(bytes.bytes)

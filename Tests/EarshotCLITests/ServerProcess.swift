@@ -12,12 +12,13 @@ final class ServerProcess: @unchecked Sendable {
     let logPath: String
 
     /// Starts `earshot serve ARGS --port <free port>` and waits until `/health` is 200 (or the process exits).
-    init(_ arguments: [String]) throws {
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         port = try Self.freePort()
         logPath = NSTemporaryDirectory() + "earshot-serve-\(UUID().uuidString).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: try CommandRunner.executable)
         process.arguments = ["serve", "--port", String(port)] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
         process.standardError = log

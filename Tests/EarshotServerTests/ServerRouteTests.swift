@@ -1,13 +1,12 @@
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Testing
 import EarshotMemory
 import EarshotPipeline
 import EarshotServer
 import EarshotWhisper
 
-/// Every route of `earshot serve`, in process, over real HTTP (HummingbirdTesting's AsyncHTTPClient setup),
+/// Every route of `earshot serve`, in process, over real HTTP (AsyncHTTPClient),
 /// on tiny.en int8 and FSMN-VAD and the LibriVox clips.
 @Suite struct ServerRouteTests {
     /// What the offline pipeline (the one `earshot transcribe` runs) makes of a file.
@@ -22,8 +21,8 @@ import EarshotWhisper
         return Transcript(language: report.language ?? "en", languageProbability: 1, duration: report.audioSeconds, segments: segments)
     }
 
-    static func post(_ client: any TestClientProtocol, _ form: Form, path: String = "/v1/audio/transcriptions",
-                     headers extra: HTTPFields = [:]) async throws -> TestResponse {
+    static func post(_ client: TestHTTPClient, _ form: Form, path: String = "/v1/audio/transcriptions",
+                     headers extra: HTTPFields = [:]) async throws -> Reply {
         var headers = form.headers
         headers.append(contentsOf: extra)
         return try await client.execute(uri: path, method: .post, headers: headers, body: form.buffer)
@@ -149,8 +148,10 @@ import EarshotWhisper
                                                         headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}"))
             #expect(notMultipart.status == .badRequest)
             #expect((notMultipart.error?["message"] as? String)?.contains("multipart/form-data") == true)
-            // Still serving.
-            let ok = try await Self.post(client, try Form(file: clip))
+            // An epilogue after the closing delimiter is ignored; still serving.
+            var withEpilogue = try Form(file: clip)
+            withEpilogue.epilogue = "This is the epilogue. It should be ignored.\r\n"
+            let ok = try await Self.post(client, withEpilogue)
             #expect(ok.status == .ok)
             #expect((ok.json?["text"] as? String)?.isEmpty == false)
         }

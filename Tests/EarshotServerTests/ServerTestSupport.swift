@@ -1,6 +1,10 @@
 import Foundation
 import Hummingbird
-import HummingbirdTesting
+import AsyncHTTPClient
+import HTTPTypes
+import Logging
+import NIOCore
+import ServiceLifecycle
 import Testing
 import EarshotFunASR
 import EarshotPipeline
@@ -56,6 +60,8 @@ struct Form {
     var fields: [(String, String)] = [("model", "whisper-1")]
     var file: (name: String, bytes: [UInt8])?
     var closed = true
+    /// Bytes after the closing delimiter (RFC 2046's epilogue, which receivers ignore).
+    var epilogue = ""
 
     init(_ fields: [(String, String)] = [("model", "whisper-1")], file path: String?) throws {
         self.fields = fields
@@ -76,7 +82,7 @@ struct Form {
             body += Array("--\(Self.boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(file.name)\"\r\nContent-Type: audio/wav\r\n\r\n".utf8)
             body += file.bytes + Array("\r\n".utf8)
         }
-        if closed { body += Array("--\(Self.boundary)--\r\n".utf8) }
+        if closed { body += Array("--\(Self.boundary)--\r\n".utf8) + Array(epilogue.utf8) }
         return body
     }
 
@@ -84,17 +90,61 @@ struct Form {
     var buffer: ByteBuffer { ByteBuffer(bytes: bytes) }
 }
 
-extension TestResponse {
+/// A response as the tests read it.
+struct Reply: Sendable {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var body: ByteBuffer
+
     var text: String { String(buffer: body) }
     var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] }
     /// OpenAI's error object, when the body is one.
     var error: [String: Any]? { json?["error"] as? [String: Any] }
 }
 
+/// An HTTP client for a server running in the test process, without a deadline: `swift test` runs
+/// synchronous tests (which block their thread for as long as a subprocess runs) on the same few threads as
+/// the server's handlers, so a request may wait a long time for a thread; HummingbirdTesting's clients give up
+/// after 15–20 s.
+struct TestHTTPClient: Sendable {
+    let http: HTTPClient
+    let port: Int
+
+    func execute(uri: String, method: HTTPRequest.Method, headers: HTTPFields = [:], body: ByteBuffer? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(uri)")
+        request.method = .init(rawValue: method.rawValue)
+        for field in headers { request.headers.add(name: field.name.rawName, value: field.value) }
+        if let body { request.body = .bytes(body) }
+        let response = try await http.execute(request, timeout: .minutes(30))
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        var fields = HTTPFields()
+        for (name, value) in response.headers {
+            if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
+        }
+        return Reply(status: HTTPResponse.Status(code: Int(response.status.code)), headers: fields, body: bytes)
+    }
+}
+
 extension ServerContext {
-    /// The application, run by `test` on a free port with a real HTTP client.
-    func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = ServerApplication.makeApplication(context: self, port: 0)
-        try await app.test(.ahc(.http)) { client in try await body(client) }
+    /// Runs the application on a free loopback port while `body` talks to it, then shuts it down.
+    func test(_ body: @escaping @Sendable (TestHTTPClient) async throws -> Void) async throws {
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let app = ServerApplication.makeApplication(context: self, port: 0) { channel in
+            portSink.yield(channel.localAddress?.port ?? 0)
+            portSink.finish()
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "earshot.test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            var failure: (any Error)?
+            do { try await body(TestHTTPClient(http: http, port: port)) } catch { failure = error }
+            try await http.shutdown()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            if let failure { throw failure }
+        }
     }
 }
