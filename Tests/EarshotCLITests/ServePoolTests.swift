@@ -18,7 +18,7 @@ struct ServePoolTests {
 
         init(upstreams: [Int]) throws {
             try #require(FileManager.default.isExecutableFile(atPath: ServePoolTests.nginx),
-                         "nginx is not installed: run scripts/install-deps.sh (Debian package nginx-light)")
+                         "nginx is not installed: run scripts/install-deps.sh (Debian package nginx)")
             directory = try CommandRunner.temporaryDirectory()
             port = try ServerProcess.freePort()
             var pool = try String(contentsOfFile: ServeTestSupport.repositoryRoot + "/deploy/nginx/earshot-pool.conf", encoding: .utf8)
