@@ -11,6 +11,8 @@ VENV="$CACHE/venv"
 STAMP="$VENV/.earshot-requirements"
 
 # Top-level packages. ctranslate2 is pinned to the version faster-whisper 1.2.1 was verified with here.
+# openai is the official SDK the `earshot serve` test drives unchanged (scripts/oracle/openai_client_check.py).
+# websockets is what FunASR's own websocket client (funasr_wss_client.py, scripts/fetch-funasr-client.sh) imports.
 # regex and more-itertools are what openai-whisper's text normaliser imports (it is loaded from the
 # openai-whisper sdist at run time, without torch: see scripts/oracle/whisper_common.py).
 REQUIREMENTS="faster-whisper==1.2.1
@@ -21,11 +23,14 @@ numpy==1.26.4
 soundfile==0.14.0
 jiwer==4.0.0
 regex==2026.11.19
-more-itertools==11.2.1"
+more-itertools==11.2.1
+openai==3.57.0
+websockets==17.4"
 
 # Transitive dependencies, pinned to the set the fixtures were made with (pip freeze of the reference venv),
 # so that a fresh venv resolves to the same thing. Used as a constraints file: anything not needed is ignored.
-CONSTRAINTS="anyio==4.16.0
+CONSTRAINTS="annotated-types==0.8.0
+anyio==4.16.0
 audioread==3.1.0
 av==18.1.0
 certifi==2026.10.19.post1
@@ -39,9 +44,12 @@ flatbuffers==25.12.19
 fsspec==2026.9.0
 h11==0.16.0
 hf-xet==1.8.0
+httpcore2==2.16.2
+httpx2==2.16.2
 huggingface_hub==2.4.0
 idna==3.20
 jieba==0.42.1
+jiter==0.19.0
 joblib==1.6.0
 kaldi_native_fbank==1.23.0
 lazy-loader==0.6
@@ -55,16 +63,21 @@ platformdirs==4.14.8
 pooch==1.9.0
 protobuf==7.36.2
 pycparser==3.12
+pydantic==2.14.4
+pydantic_core==2.50.5
 PyYAML==6.0.4
 RapidFuzz==3.14.6
 requests==2.34.2
 scikit-learn==1.9.1
 scipy==1.17.1
 sentencepiece==0.2.3
+sniffio==1.3.1
 soxr==1.1.0
 threadpoolctl==3.8.0
 tokenizers==0.23.3
 tqdm==4.70.1
+truststore==0.10.5
+typing-inspection==0.4.5
 typing_extensions==4.16.0
 urllib3==2.8.0"
 
@@ -73,7 +86,7 @@ want="$REQUIREMENTS
 $CONSTRAINTS"
 
 if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] &&
-   "$VENV/bin/python" -c 'import faster_whisper, ctranslate2, funasr_onnx, onnxruntime, numpy, soundfile, jiwer, regex, more_itertools' \
+   "$VENV/bin/python" -c 'import faster_whisper, ctranslate2, funasr_onnx, onnxruntime, numpy, soundfile, jiwer, regex, more_itertools, openai, websockets' \
      >/dev/null 2>&1; then
   echo "$VENV"
   exit 0
@@ -94,6 +107,6 @@ printf '%s\n' "$REQUIREMENTS" > "$tmp/requirements.txt"
 printf '%s\n' "$CONSTRAINTS" > "$tmp/constraints.txt"
 echo "installing pinned packages into $VENV" >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$tmp/requirements.txt" -c "$tmp/constraints.txt"
-"$VENV/bin/python" -c 'import faster_whisper, ctranslate2, funasr_onnx, onnxruntime, numpy, soundfile, jiwer, regex, more_itertools'
+"$VENV/bin/python" -c 'import faster_whisper, ctranslate2, funasr_onnx, onnxruntime, numpy, soundfile, jiwer, regex, more_itertools, openai, websockets'
 printf '%s' "$want" > "$STAMP"
 echo "$VENV"

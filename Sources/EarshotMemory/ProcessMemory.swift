@@ -74,6 +74,21 @@ public enum ProcessMemory {
         }
     }
 
+    /// Caps glibc's malloc arenas (`M_ARENA_MAX`). A long-running server calls this once at start-up with 1:
+    /// glibc gives each thread that contends for the heap its own arena, and `malloc_trim` returns a thread
+    /// arena's free pages but never its top chunk, so after a burst of requests tens of MB stay resident
+    /// (measured: +29 MB over a 100-MB idle server after 12 requests). With one arena `trimHeap` returns RSS to
+    /// the idle baseline. Threads that have already allocated keep their arena, so call it early.
+    /// - Returns: whether the setting was applied.
+    @discardableResult
+    public static func limitArenas(_ count: Int) -> Bool {
+        #if canImport(Glibc)
+        return mallopt(M_ARENA_MAX, Int32(clamping: max(1, count))) == 1
+        #else
+        return false
+        #endif
+    }
+
     /// glibc's allocator counters (`mallinfo2`).
     public struct HeapStatistics: Sendable, Equatable, Codable {
         /// Bytes obtained from the OS with brk/sbrk (`arena`).

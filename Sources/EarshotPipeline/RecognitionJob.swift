@@ -68,7 +68,24 @@ public final class RecognitionJob: @unchecked Sendable {
     /// to the start of that audio.
     public func partial() async throws -> [TranscriptSegment]? {
         if let refusal = engine.scheduler.refusal(of: self) { throw refusal }
+        guard let audio = openSpeechAudio() else { return nil }
+        return try await partial(of: audio)
+    }
+
+    /// Whether VAD is inside a speech segment that has not ended yet (feeding task only, like `push`).
+    public var inSpeech: Bool { cutter.inSpeech }
+
+    /// The open speech segment's audio (at least 0.1 s), or `nil`: the first half of ``partial()``, for a
+    /// feeder that recognises it on another task (feeding task only, like `push`).
+    public func openSpeechAudio() -> [Float]? {
         guard let audio = cutter.openSpeechAudio(), audio.count >= 1_600 else { return nil }
+        return audio
+    }
+
+    /// Recognises audio taken with ``openSpeechAudio()`` ahead of queued windows (any task; it takes one of
+    /// the job's window slots while queued or decoded).
+    public func partial(of audio: [Float]) async throws -> [TranscriptSegment]? {
+        if let refusal = engine.scheduler.refusal(of: self) { throw refusal }
         return try await withCheckedThrowingContinuation { continuation in
             Task {
                 do { try await engine.scheduler.submit(.partial(audio, continuation), to: self) } catch {

@@ -12,6 +12,8 @@ public struct ServerOptions: Sendable {
     public var maxQueue = 16
     /// When set, every API request must carry `Authorization: Bearer <key>`.
     public var apiKey: String?
+    /// Seconds a connection may stay silent while sending a request (or between requests) before it is closed.
+    public var idleTimeoutSeconds = 60
 
     public init() {}
 }

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import Logging
+import EarshotFunASR
+import EarshotMemory
+import EarshotPipeline
+import EarshotServer
+import EarshotTensor
+import EarshotWhisper
+
+/// `earshot serve`: the OpenAI audio API and FunASR's websocket protocol over one engine and one memory budget.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a Whisper model over HTTP (OpenAI audio API) and websocket (FunASR protocol).",
+        discussion: """
+            One process, one engine, one memory budget: every request's windows are batched together by \
+            FunASR's batch_size_s rule, and --memory-limit covers the weights and every request in flight. \
+            Routes: POST /v1/audio/transcriptions and /v1/audio/translations (OpenAI's API; the model is \
+            named after the model directory, and 'whisper-1' is accepted as an alias), GET /v1/models, \
+            GET /health (503 while draining), GET /metrics (Prometheus), and FunASR's websocket protocol \
+            at ws://HOST:PORT/. SIGTERM or SIGINT drains: new requests get 503, requests in flight finish, \
+            then the process exits 0.
+            """)
+
+    @Option(help: "Whisper model directory (CTranslate2 format). Default: the cached tiny.en.")
+    var model: String?
+
+    @Option(help: "Interface to listen on (loopback unless you say otherwise).")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "TCP port.")
+    var port: Int = 8000
+
+    @Option(help: "Hard limit on the process's peak resident memory (weights and every request), e.g. 600MB, 1.5GiB.")
+    var memoryLimit: String?
+
+    @Option(help: "Largest upload accepted (413 above it), e.g. 512MB.")
+    var maxUpload: String = "512MiB"
+
+    @Option(help: "Requests that may wait for a free slot; beyond this the server answers 429 with Retry-After.")
+    var maxQueue: Int = 16
+
+    @Option(help: "Require 'Authorization: Bearer KEY' on /v1 requests (401 otherwise).")
+    var apiKey: String?
+
+    @Option(help: "Weight precision: int8 (default), fp32, fp16 or stored.")
+    var precision: String = "int8"
+
+    @Option(help: "Voice activity detection: fsmn (FunASR FSMN-VAD) or none (fixed 30-s windows).")
+    var vad: String = "fsmn"
+
+    @Option(help: "FSMN-VAD model directory. Default: the cached fsmn-vad.")
+    var vadModel: String?
+
+    @Option(help: "Worker threads for the kernels.")
+    var threads: Int = 2
+
+    @Option(help: "At most this many windows per batch (the memory limit may lower it further).")
+    var maxBatchSize: Int?
+
+    @Option(help: "FunASR batch_size_s: a batch grows while longest window × count stays within this many seconds.")
+    var batchSizeS: Double?
+
+    @Option(help: "Seconds a connection may stay silent while sending a request before it is closed.")
+    var idleTimeout: Int = 60
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
+        guard maxQueue >= 0 else { throw ValidationError("--max-queue must be 0 or more") }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
+        guard ["fsmn", "none"].contains(vad) else { throw ValidationError("--vad must be fsmn or none") }
+        guard WeightPrecision(cliName: precision) != nil else {
+            throw ValidationError("unsupported --precision '\(precision)'; supported: fp32, fp16, int8, stored")
+        }
+        if let memoryLimit {
+            do { _ = try ByteCount(parsing: memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
+        }
+        do { _ = try ByteCount(parsing: maxUpload) } catch { throw ValidationError("--max-upload: \(error)") }
+        guard (maxBatchSize ?? 1) >= 1 else { throw ValidationError("--max-batch-size must be at least 1") }
+        guard (batchSizeS ?? 1) > 0 else { throw ValidationError("--batch-size-s must be positive") }
+        guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout must be at least 1 second") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
+    }
+
+    func run() async throws {
+        // One malloc arena, so that trimming the heap when the server goes idle returns RSS to its baseline.
+        ProcessMemory.limitArenas(1)
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "earshot.serve")
+        Kernels.threadCount = threads
+        let modelDirectory = model ?? ModelLocations.defaultWhisperModel
+        try ModelLocations.requireModel(modelDirectory, flag: "--model")
+        let vadDirectory = vadModel ?? ModelLocations.cache + "/models/fsmn-vad"
+        if vad == "fsmn" { try ModelLocations.requireModel(vadDirectory, flag: "--vad-model") }
+
+        logger.info("loading", metadata: ["model": "\(modelDirectory)", "precision": "\(precision)"])
+        let whisper = try WhisperModel(directory: modelDirectory, precision: WeightPrecision(cliName: precision)!)
+        let vadModel = vad == "fsmn" ? try FSMNVAD(directory: vadDirectory) : nil
+        var engineOptions = EngineOptions()
+        engineOptions.pipeline.memoryLimit = try memoryLimit.map { try ByteCount(parsing: $0) }
+        if let maxBatchSize {
+            engineOptions.pipeline.maxBatchSize = maxBatchSize
+            engineOptions.pipeline.batchBytes = nil
+        }
+        if let batchSizeS { engineOptions.pipeline.batchSizeSeconds = batchSizeS }
+        engineOptions.maxWaitingJobs = maxQueue
+        let engine = try RecognitionEngine(whisper: whisper, vad: vadModel, options: engineOptions)
+
+        var options = ServerOptions()
+        options.host = host
+        options.port = port
+        options.maxUpload = try ByteCount(parsing: maxUpload)
+        options.maxQueue = maxQueue
+        options.apiKey = apiKey
+        options.idleTimeoutSeconds = idleTimeout
+        let name = ((modelDirectory as NSString).standardizingPath as NSString).lastPathComponent
+        let context = ServerContext(engine: engine, modelName: name, options: options, logger: logger)
+        logger.info("model loaded", metadata: [
+            "model": "\(name)", "resident": "\(ByteCount(engine.baselineBytes))",
+            "batch_cap": "\(engine.batchCap)", "job_capacity": "\(engine.jobCapacity)",
+            "memory_limit": "\(engineOptions.pipeline.memoryLimit.map { "\($0)" } ?? "none")",
+        ])
+        try await ServerApplication.run(context: context)
+        logger.info("stopped")
+    }
+}
