@@ -92,6 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // One malloc arena, so that trimming the heap when the server goes idle returns RSS to its baseline.
         ProcessMemory.limitArenas(1)
+        // Blocks of 128 KiB or more (audio blocks, upload buffers, per-request arrays) are mapped and unmapped
+        // on their own instead of fragmenting the heap between long-lived objects.
+        ProcessMemory.configureAllocator(mmapThreshold: ByteCount(128 << 10))
         let level = Logger.Level(rawValue: logLevel)!
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
