@@ -12,6 +12,7 @@ deps:
 
 assets: deps
 	@scripts/fetch-assets.sh all >/dev/null
+	@scripts/fetch-funasr-client.sh >/dev/null
 
 # The Python venv with the peers (faster-whisper, funasr-onnx): some tests check that faster-whisper loads
 # what `earshot quantize` writes; the benchmarks in bench/ run the peers from it.

@@ -5,6 +5,8 @@ need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 [ -x /usr/bin/time ] || need+=(time)   # GNU time: the memory tests read the child's peak RSS from it
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+# nginx: the `earshot serve` pool test runs three servers behind deploy/nginx/earshot-pool.conf
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "installing: ${need[*]}" >&2

@@ -12,6 +12,7 @@ STAMP="$VENV/.earshot-requirements"
 
 # Top-level packages. ctranslate2 is pinned to the version faster-whisper 1.2.1 was verified with here.
 # openai is the official SDK the `earshot serve` test drives unchanged (scripts/oracle/openai_client_check.py).
+# websockets is what FunASR's own websocket client (funasr_wss_client.py, scripts/fetch-funasr-client.sh) imports.
 # regex and more-itertools are what openai-whisper's text normaliser imports (it is loaded from the
 # openai-whisper sdist at run time, without torch: see scripts/oracle/whisper_common.py).
 REQUIREMENTS="faster-whisper==1.2.1
@@ -23,7 +24,8 @@ soundfile==0.14.0
 jiwer==4.0.0
 regex==2026.11.19
 more-itertools==11.2.1
-openai==3.57.0"
+openai==3.57.0
+websockets==17.4"
 
 # Transitive dependencies, pinned to the set the fixtures were made with (pip freeze of the reference venv),
 # so that a fresh venv resolves to the same thing. Used as a constraints file: anything not needed is ignored.
@@ -84,7 +86,7 @@ want="$REQUIREMENTS
 $CONSTRAINTS"
 
 if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] &&
-   "$VENV/bin/python" -c 'import faster_whisper, ctranslate2, funasr_onnx, onnxruntime, numpy, soundfile, jiwer, regex, more_itertools, openai' \
+   "$VENV/bin/python" -c 'import faster_whisper, ctranslate2, funasr_onnx, onnxruntime, numpy, soundfile, jiwer, regex, more_itertools, openai, websockets' \
      >/dev/null 2>&1; then
   echo "$VENV"
   exit 0
@@ -105,6 +107,6 @@ printf '%s\n' "$REQUIREMENTS" > "$tmp/requirements.txt"
 printf '%s\n' "$CONSTRAINTS" > "$tmp/constraints.txt"
 echo "installing pinned packages into $VENV" >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$tmp/requirements.txt" -c "$tmp/constraints.txt"
-"$VENV/bin/python" -c 'import faster_whisper, ctranslate2, funasr_onnx, onnxruntime, numpy, soundfile, jiwer, regex, more_itertools, openai'
+"$VENV/bin/python" -c 'import faster_whisper, ctranslate2, funasr_onnx, onnxruntime, numpy, soundfile, jiwer, regex, more_itertools, openai, websockets'
 printf '%s' "$want" > "$STAMP"
 echo "$VENV"

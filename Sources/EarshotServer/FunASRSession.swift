@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOWebSocket
 import HummingbirdWebSocket
 import NIOWebSocket
 import EarshotAudio
@@ -19,10 +20,24 @@ public struct FunASRSettings: Sendable {
     /// step of FunASR's default `chunk_size` [5, 10, 5] (10 × 60 ms). One partial is in flight at most, so
     /// a slow machine gets fewer partials, never a growing queue of them.
     public var partialIntervalSamples = 9_600
-    /// Largest websocket message taken (one audio frame of FunASR's client is 1,920 bytes).
-    public var maxMessageBytes = 1 << 20
+    /// Largest websocket frame the server takes (the websocket server configuration's `maxFrameSize`):
+    /// 256 KiB, 8 s of 16-kHz PCM. FunASR's client sends 1,920-byte frames (60 ms); bigger ones are closed
+    /// with 1009. Bounded per connection, outside the memory ledger.
+    public static let maxFrameBytes = 256 << 10
+    /// Largest websocket message taken (frames of one message together).
+    public var maxMessageBytes = FunASRSettings.maxFrameBytes
+    /// Where sessions are counted (route `ws`, status 101) and each recording's latency is recorded:
+    /// from its end of audio to its last result (a live stream's duration says nothing about the server).
+    public var metrics: ServerMetrics?
 
     public init() {}
+
+    /// The server's settings: `--idle-timeout` and `--max-upload` apply to websocket connections too.
+    public init(_ context: ServerContext) {
+        idleTimeout = .seconds(context.options.idleTimeoutSeconds)
+        maxUpload = context.options.maxUpload.bytes
+        metrics = context.metrics
+    }
 }
 
 /// One websocket connection speaking FunASR's protocol: configuration, audio frames, end of audio; results
@@ -59,6 +74,8 @@ final class FunASRSession: @unchecked Sendable {
         let resampler: Resampler?
         /// Input ended (`is_speaking: false`), results all sent: read by the watchdog's clock too.
         let stage = Locked((ended: false, delivered: false))
+        /// When the input ended, for the latency metric.
+        let endedAt = Locked<ContinuousClock.Instant?>(nil)
         let partials = Locked(PartialState())
         let partialBusy = Locked(false)
         var reader: Task<Void, Never>?
@@ -121,6 +138,7 @@ final class FunASRSession: @unchecked Sendable {
             await self.cleanUp()
             self.outbox.finish()
         }
+        settings.metrics?.recordRequest(route: "ws", status: 101)
         if let error = inboundError.withLock({ $0 }) { throw error }
     }
 
@@ -146,7 +164,10 @@ final class FunASRSession: @unchecked Sendable {
     private func fail(_ failure: Failure) {
         logger.info("funasr: closing connection", metadata: ["reason": "\(failure.message)"])
         send(FunASRProtocol.error(failure.message, wavName: wavName.withLock { $0 }))
-        outbox.yield(.close(failure.code, String(failure.message.prefix(100))))
+        // A close frame's reason is at most 123 bytes of UTF-8.
+        var reason = failure.message
+        while reason.utf8.count > 120 { reason.removeLast() }
+        outbox.yield(.close(failure.code, reason))
     }
 
     /// Closes a connection that has been silent for `idleTimeout` while the server waited for it.
@@ -353,6 +374,7 @@ final class FunASRSession: @unchecked Sendable {
             if !stage.delivered { clock.withLock { _ = $0.waiting.insert(id) } }
         }
         recording.partials.withLock { $0.open = false }
+        recording.endedAt.withLock { $0 = .now }
         recording.finisher = Task {
             do {
                 if let upload = recording.upload {
@@ -416,6 +438,11 @@ final class FunASRSession: @unchecked Sendable {
                 } else {
                     sendFinal(segment, config, isFinal: false)
                 }
+            }
+            if let metrics = settings.metrics, let ended = recording.endedAt.withLock({ $0 }) {
+                let elapsed = ContinuousClock.now - ended
+                metrics.recordRecognition(route: "ws", seconds: elapsed / .seconds(1),
+                                          audioSeconds: 0)
             }
             if config.mode == .offline {
                 send(FunASRProtocol.result(mode: "offline", wavName: config.wavName, segments: collected, isFinal: true))

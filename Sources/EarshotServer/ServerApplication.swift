@@ -20,7 +20,8 @@ public enum ServerApplication {
         let router = makeRouter(context: context)
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         // FunASR's clients send no Authorization header, so --api-key does not apply to the websocket.
-        FunASRWebSocket.register(on: webSocketRouter, engine: context.engine, logger: context.logger) { _ in
+        FunASRWebSocket.register(on: webSocketRouter, engine: context.engine, settings: FunASRSettings(context),
+                                 logger: context.logger) { _ in
             if context.isDraining { throw HTTPError(.serviceUnavailable, message: "the server is shutting down") }
         }
         var http1 = HTTP1Channel.Configuration()
@@ -29,7 +30,7 @@ public enum ServerApplication {
         http1.idleTimeout = .seconds(Int64(context.options.idleTimeoutSeconds))
         return Application(router: router,
                            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter,
-                                                          configuration: .init(http1: http1)),
+                                                          configuration: .init(http1: http1, ws: .init(maxFrameSize: FunASRSettings.maxFrameBytes))),
                            configuration: .init(address: .hostname(context.options.host, port: port ?? context.options.port),
                                                 serverName: "earshot"),
                            onServerRunning: onServerRunning,
