@@ -191,6 +191,38 @@ import Glibc
     }
 }
 
+extension ServerProcessTests {
+    /// 12 requests at once against a limit that cannot run them all: each is answered or refused with 429 and
+    /// OpenAI's error object (with Retry-After), and the process's peak RSS stays under the limit.
+    @Test func burstUnderAMemoryLimit() throws {
+        let model = try CommandRunner.asset("models/whisper-tiny.en")
+        let limit = 230_000_000.0
+        let server = try ServerProcess(["--model", model, "--memory-limit", "230MB", "--max-queue", "2"])
+        let clip = try Self.clip(), long = try Self.longWAV(seconds: 60)
+        let responses = Locked([RawHTTP.Response]())
+        let done = DispatchGroup()
+        for i in 0..<12 {
+            done.enter()
+            Thread.detachNewThread {
+                let response = (try? Self.post(server, file: i % 3 == 0 ? long : clip)) ?? RawHTTP.Response(status: -1, head: "", body: "")
+                responses.withLock { $0.append(response) }
+                done.leave()
+            }
+        }
+        done.wait()
+        let all = responses.withLock { $0 }
+        #expect(all.allSatisfy { $0.status == 200 || $0.status == 429 }, "\(all.map(\.status))")
+        #expect(all.contains { $0.status == 200 })
+        for refused in all where refused.status == 429 {
+            #expect(Self.errorObject(refused)?["type"] as? String == "rate_limit_error")
+            #expect(refused.head.lowercased().contains("retry-after:"))
+        }
+        let peak = try Self.metric(server, "earshot_process_peak_resident_bytes")
+        #expect(peak <= limit, "peak RSS \(Int(peak / 1e6)) MB over the 230-MB limit")
+        #expect(server.stop() == 0)
+    }
+}
+
 /// A value behind a lock, for the burst's threads.
 final class Locked<T>: @unchecked Sendable {
     private var value: T
