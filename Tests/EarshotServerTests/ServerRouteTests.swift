@@ -198,6 +198,33 @@ import EarshotWhisper
         }
     }
 
+    /// whisper-base: translations (and language detection) through the API equal the offline pipeline's.
+    @Test func translationOnAMultilingualModel() async throws {
+        let whisper = try WhisperModel(directory: try ServerAssets.path("models/whisper-base"), precision: .int8)
+        let (_, vad) = try ServerAssets.loaded()
+        let engine = try RecognitionEngine(whisper: whisper, vad: vad, options: EngineOptions())
+        let context = ServerContext(engine: engine, modelName: "whisper-base", options: ServerOptions())
+        let path = try ServerAssets.path("audio/zh/asr_example.wav")
+        var options = PipelineOptions()
+        var decoding = WhisperDecodingOptions.greedy
+        decoding.task = .translate
+        options.decoding = PipelineOptions.windowDecoding(decoding)
+        var segments: [TranscriptSegment] = []
+        let report = try StreamingTranscriber(whisper: whisper, vad: vad, options: options).run(path: path) { segments.append($0) }
+        let expected = Transcript(language: report.language ?? "", languageProbability: 1, duration: report.audioSeconds, segments: segments)
+        #expect(report.language == "zh")
+        try await context.test { client in
+            let response = try await Self.post(client, try Form([("model", "whisper-base"), ("response_format", "verbose_json")], file: path),
+                                               path: "/v1/audio/translations")
+            #expect(response.status == .ok)
+            #expect(response.text == TranscriptFormat.verboseJSON.render(expected, task: .translate))
+            #expect(response.json?["task"] as? String == "translate")
+            #expect(response.json?["language"] as? String == "chinese")
+            let text = (response.json?["text"] as? String) ?? ""
+            #expect(!text.isEmpty && text.unicodeScalars.allSatisfy { $0.isASCII }, "not English: \(text)")
+        }
+    }
+
     @Test func drainingGets503() async throws {
         let context = try ServerAssets.context()
         try await context.test { client in
