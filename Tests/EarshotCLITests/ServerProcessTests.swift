@@ -223,6 +223,58 @@ extension ServerProcessTests {
     }
 }
 
+extension ServerProcessTests {
+    /// 1,000 bad requests of every kind: each gets its error, and afterwards the process holds no more files
+    /// and no more memory than before (within 10 %).
+    @Test func thousandBadRequestsLeakNothing() throws {
+        let model = try CommandRunner.asset("models/whisper-tiny.en")
+        let uploads = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: uploads) }
+        let server = try ServerProcess(["--model", model, "--max-upload", "1MB"], environment: ["TMPDIR": uploads])
+        let clip = try Self.clip()
+        let pid = server.process.processIdentifier
+        func openFiles() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1 }
+        #expect(try Self.post(server, file: clip).status == 200)
+        usleep(500_000)
+        let filesBefore = openFiles()
+        let rssBefore = try Self.metric(server, "earshot_process_resident_bytes")
+        let notAudio = Array(String(repeating: "not audio ", count: 200).utf8)
+        var statuses: [Int: Int] = [:]
+        for i in 0..<1000 {
+            let response: RawHTTP.Response
+            switch i % 10 {
+            case 0: response = try Self.post(server, file: nil)                                   // no file
+            case 1: response = try Self.post(server, file: [])                                    // empty
+            case 2: response = try Self.post(server, file: Array(clip.prefix(30)))                // WAV header cut
+            case 3: response = try Self.post(server, fields: [("model", "whisper-1"), ("response_format", "docx")], file: clip)
+            case 4: response = try Self.post(server, fields: [("model", "nope")], file: clip)
+            case 5: response = try RawHTTP.request(port: server.port, RawHTTP.postHead("/v1/audio/transcriptions", length: 5_000_000, boundary: Self.boundary))
+            case 6:   // a multipart body cut short inside the file part
+                let body = RawHTTP.multipart(boundary: Self.boundary, fields: [("model", "whisper-1")], file: ("a.wav", clip))
+                let cut = Array(body.prefix(body.count - 40))
+                response = try RawHTTP.request(port: server.port, RawHTTP.postHead("/v1/audio/transcriptions", length: cut.count, boundary: Self.boundary), body: cut)
+            case 7: response = try RawHTTP.request(port: server.port, "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            case 8: response = i % 100 == 8 ? try Self.post(server, file: notAudio)               // through ffmpeg: fewer
+                : try Self.post(server, fields: [("model", "whisper-1"), ("temperature", "2")], file: clip)
+            default: response = try Self.post(server, fields: [("model", "whisper-1"), ("stream", "sometimes")], file: clip)
+            }
+            statuses[response.status, default: 0] += 1
+            #expect(Self.errorObject(response)?["message"] as? String != nil || response.status == 413, "request \(i): \(response.head)")
+        }
+        #expect(Set(statuses.keys).isSubset(of: [400, 404, 413]), "\(statuses)")
+        #expect(try Self.post(server, file: clip).status == 200)
+        var rssAfter = try Self.metric(server, "earshot_process_resident_bytes")
+        for _ in 0..<50 where rssAfter > rssBefore * 1.1 {
+            usleep(100_000)
+            rssAfter = try Self.metric(server, "earshot_process_resident_bytes")
+        }
+        #expect(rssAfter <= rssBefore * 1.1, "RSS \(Int(rssBefore / 1e6)) MB before, \(Int(rssAfter / 1e6)) MB after 1,000 bad requests")
+        #expect(openFiles() <= filesBefore + 2, "open files \(filesBefore) before, \(openFiles()) after")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: uploads).isEmpty)
+        #expect(server.stop() == 0)
+    }
+}
+
 /// A value behind a lock, for the burst's threads.
 final class Locked<T>: @unchecked Sendable {
     private var value: T
