@@ -108,6 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
         let vadDirectory = vadModel ?? ModelLocations.cache + "/models/fsmn-vad"
         if vad == "fsmn" { try ModelLocations.requireModel(vadDirectory, flag: "--vad-model") }
 
+        let loadingServer = ServerApplication.startLoadingServer(host: host, port: port, logger: logger)
         logger.info("loading", metadata: ["model": "\(modelDirectory)", "precision": "\(precision)"])
         let whisper = try WhisperModel(directory: modelDirectory, precision: WeightPrecision(cliName: precision)!)
         let vadModel = vad == "fsmn" ? try FSMNVAD(directory: vadDirectory) : nil
@@ -119,7 +120,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let batchSizeS { engineOptions.pipeline.batchSizeSeconds = batchSizeS }
         engineOptions.maxWaitingJobs = maxQueue
-        let engine = try RecognitionEngine(whisper: whisper, vad: vadModel, options: engineOptions)
+        let engine: RecognitionEngine
+        do { engine = try RecognitionEngine(whisper: whisper, vad: vadModel, options: engineOptions) } catch {
+            try? await loadingServer.stop()
+            throw error
+        }
 
         var options = ServerOptions()
         options.host = host
@@ -135,6 +140,7 @@ struct ServeCommand: AsyncParsableCommand {
             "batch_cap": "\(engine.batchCap)", "job_capacity": "\(engine.jobCapacity)",
             "memory_limit": "\(engineOptions.pipeline.memoryLimit.map { "\($0)" } ?? "none")",
         ])
+        try await loadingServer.stop()
         try await ServerApplication.run(context: context)
         logger.info("stopped")
     }

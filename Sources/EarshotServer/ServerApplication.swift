@@ -85,6 +85,35 @@ public enum ServerApplication {
         try await group.run()
     }
 
+    /// A stand-in that listens while the models load: `/health` answers 503 `{"status":"loading"}` and every
+    /// other request 503 with OpenAI's error object, so that probes and clients see a clear answer rather than
+    /// a refused connection. ``LoadingServer/stop()`` closes it before the real application takes the port.
+    public static func startLoadingServer(host: String, port: Int, logger: Logger) -> LoadingServer {
+        let router = Router()
+        let loading = APIError(.serviceUnavailable, "the server is loading its model; retry in a few seconds",
+                               type: "server_error", code: "loading", retryAfter: 2)
+        router.get("/health") { _, _ in json(.serviceUnavailable, #"{"status":"loading"}"#) }
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .head, .options, .patch] {
+            router.on("**", method: method) { _, _ in loading.response }
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "earshot"),
+                              logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        return LoadingServer(group: group, task: Task { try await group.run() })
+    }
+
+    /// The stand-in server run while the models load.
+    public struct LoadingServer: Sendable {
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+
+        /// Stops listening (returns once the port is free).
+        public func stop() async throws {
+            await group.triggerGracefulShutdown()
+            try await task.value
+        }
+    }
+
     static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
         Response(status: status, headers: [.contentType: "application/json"],
                  body: ResponseBody(byteBuffer: ByteBuffer(string: body)))

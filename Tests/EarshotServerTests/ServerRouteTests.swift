@@ -1,5 +1,7 @@
 import Foundation
+import AsyncHTTPClient
 import Hummingbird
+import Logging
 import Testing
 import EarshotMemory
 import EarshotPipeline
@@ -223,6 +225,30 @@ import EarshotWhisper
             let text = (response.json?["text"] as? String) ?? ""
             #expect(!text.isEmpty && text.unicodeScalars.allSatisfy { $0.isASCII }, "not English: \(text)")
         }
+    }
+
+    /// While the models load, a stand-in on the port answers 503: `/health` "loading", anything else OpenAI's
+    /// error object; stopping it frees the port for the real application.
+    @Test func loadingServerAnswers503() async throws {
+        // A free port: bind to 0 through a throwaway application, then reuse its number.
+        let probe = try ServerAssets.context()
+        let box = Locked(0)
+        try await probe.test { client in box.withLock { $0 = client.port } }
+        let port = box.withLock { $0 }
+        let loading = ServerApplication.startLoadingServer(host: "127.0.0.1", port: port, logger: Logger(label: "test"))
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let client = TestHTTPClient(http: http, port: port)
+        var health: Reply?
+        while health == nil { health = try? await client.execute(uri: "/health", method: .get) }
+        #expect(health?.status == .serviceUnavailable)
+        #expect(health?.text == #"{"status":"loading"}"#)
+        let post = try await Self.post(client, try Form(file: try ServerAssets.clip("0880")))
+        #expect(post.status == .serviceUnavailable)
+        #expect(post.error?["code"] as? String == "loading")
+        #expect(post.headers[.retryAfter] == "2")
+        try await loading.stop()
+        await #expect(throws: (any Error).self) { _ = try await client.execute(uri: "/health", method: .get) }
+        try await http.shutdown()
     }
 
     @Test func drainingGets503() async throws {
