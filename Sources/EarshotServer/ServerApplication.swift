@@ -70,6 +70,15 @@ public enum ServerApplication {
         v1.post("audio/translations") { request, _ in
             try await AudioRoutes.handle(request, context: context, translate: true)
         }
+        // Anything else: 404 with OpenAI's error object, naming what is served.
+        let notFound: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            APIError(.notFound, "no route \(request.method) \(request.uri.path); this server answers POST /v1/audio/transcriptions, POST /v1/audio/translations, GET /v1/models, GET /health, GET /metrics and FunASR's websocket protocol at /",
+                     code: "not_found").response
+        }
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
+            router.on("**", method: method, use: notFound)
+            v1.on("**", method: method, use: notFound)   // the trie does not backtrack out of /v1
+        }
         return router
     }
 

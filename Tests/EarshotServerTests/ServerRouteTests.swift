@@ -46,6 +46,9 @@ import EarshotWhisper
             #expect(missing.status == .notFound)
             #expect(missing.error?["code"] as? String == "model_not_found")
 
+            let nowhere = try await client.execute(uri: "/v1/chat/completions", method: .post)
+            #expect(nowhere.status == .notFound)
+            #expect((nowhere.error?["message"] as? String)?.contains("/v1/audio/transcriptions") == true)
             let ok = try await Self.post(client, try Form(file: try ServerAssets.clip()))
             #expect(ok.status == .ok)
             let metrics = try await client.execute(uri: "/metrics", method: .get)
