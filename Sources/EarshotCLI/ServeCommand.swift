@@ -92,6 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // One malloc arena, so that trimming the heap when the server goes idle returns RSS to its baseline.
         ProcessMemory.limitArenas(1)
+        // Blocks of 128 KiB or more (audio blocks, upload buffers, per-request arrays) are mapped and unmapped
+        // on their own instead of fragmenting the heap between long-lived objects.
+        ProcessMemory.configureAllocator(mmapThreshold: ByteCount(128 << 10))
         let level = Logger.Level(rawValue: logLevel)!
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -105,6 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
         let vadDirectory = vadModel ?? ModelLocations.cache + "/models/fsmn-vad"
         if vad == "fsmn" { try ModelLocations.requireModel(vadDirectory, flag: "--vad-model") }
 
+        let loadingServer = ServerApplication.startLoadingServer(host: host, port: port, logger: logger)
         logger.info("loading", metadata: ["model": "\(modelDirectory)", "precision": "\(precision)"])
         let whisper = try WhisperModel(directory: modelDirectory, precision: WeightPrecision(cliName: precision)!)
         let vadModel = vad == "fsmn" ? try FSMNVAD(directory: vadDirectory) : nil
@@ -116,7 +120,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let batchSizeS { engineOptions.pipeline.batchSizeSeconds = batchSizeS }
         engineOptions.maxWaitingJobs = maxQueue
-        let engine = try RecognitionEngine(whisper: whisper, vad: vadModel, options: engineOptions)
+        let engine: RecognitionEngine
+        do { engine = try RecognitionEngine(whisper: whisper, vad: vadModel, options: engineOptions) } catch {
+            try? await loadingServer.stop()
+            throw error
+        }
 
         var options = ServerOptions()
         options.host = host
@@ -132,6 +140,7 @@ struct ServeCommand: AsyncParsableCommand {
             "batch_cap": "\(engine.batchCap)", "job_capacity": "\(engine.jobCapacity)",
             "memory_limit": "\(engineOptions.pipeline.memoryLimit.map { "\($0)" } ?? "none")",
         ])
+        try await loadingServer.stop()
         try await ServerApplication.run(context: context)
         logger.info("stopped")
     }

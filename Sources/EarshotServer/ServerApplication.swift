@@ -70,6 +70,15 @@ public enum ServerApplication {
         v1.post("audio/translations") { request, _ in
             try await AudioRoutes.handle(request, context: context, translate: true)
         }
+        // Anything else: 404 with OpenAI's error object, naming what is served.
+        let notFound: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            APIError(.notFound, "no route \(request.method) \(request.uri.path); this server answers POST /v1/audio/transcriptions, POST /v1/audio/translations, GET /v1/models, GET /health, GET /metrics and FunASR's websocket protocol at /",
+                     code: "not_found").response
+        }
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
+            router.on("**", method: method, use: notFound)
+            v1.on("**", method: method, use: notFound)   // the trie does not backtrack out of /v1
+        }
         return router
     }
 
@@ -83,6 +92,35 @@ public enum ServerApplication {
                                                       gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: context.logger))
         try await group.run()
+    }
+
+    /// A stand-in that listens while the models load: `/health` answers 503 `{"status":"loading"}` and every
+    /// other request 503 with OpenAI's error object, so that probes and clients see a clear answer rather than
+    /// a refused connection. ``LoadingServer/stop()`` closes it before the real application takes the port.
+    public static func startLoadingServer(host: String, port: Int, logger: Logger) -> LoadingServer {
+        let router = Router()
+        let loading = APIError(.serviceUnavailable, "the server is loading its model; retry in a few seconds",
+                               type: "server_error", code: "loading", retryAfter: 2)
+        router.get("/health") { _, _ in json(.serviceUnavailable, #"{"status":"loading"}"#) }
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .head, .options, .patch] {
+            router.on("**", method: method) { _, _ in loading.response }
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "earshot"),
+                              logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        return LoadingServer(group: group, task: Task { try await group.run() })
+    }
+
+    /// The stand-in server run while the models load.
+    public struct LoadingServer: Sendable {
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+
+        /// Stops listening (returns once the port is free).
+        public func stop() async throws {
+            await group.triggerGracefulShutdown()
+            try await task.value
+        }
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {

@@ -10,6 +10,8 @@ final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
     let logPath: String
+    /// `/health` answers of 503 "loading" seen while the server started.
+    private(set) var loadingAnswers = 0
 
     /// Starts `earshot serve ARGS --port <free port>` and waits until `/health` is 200 (or the process exits).
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
@@ -28,8 +30,12 @@ final class ServerProcess: @unchecked Sendable {
                 Issue.record("earshot serve exited with \(process.terminationStatus) before it was ready:\n\(self.log)")
                 throw CLIErrorForTest("server did not start")
             }
-            if let response = try? RawHTTP.request(port: port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-               response.status == 200 { return }
+            if let response = try? RawHTTP.request(port: port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") {
+                if response.status == 200 { return }
+                // While the models load, a stand-in answers 503 "loading".
+                #expect(response.status == 503 && response.body.contains("loading"), "health while starting: \(response.head) \(response.body)")
+                loadingAnswers += 1
+            }
             usleep(100_000)
         }
     }

@@ -129,9 +129,10 @@ import Glibc
     @Test func sigtermDrainsThenExitsZero() throws {
         let model = try CommandRunner.asset("models/whisper-tiny.en")
         let server = try ServerProcess(["--model", model])
-        // A 90-s recording streamed back as events: the request is in flight when SIGTERM arrives.
+        // A 6-minute recording streamed back as events: the request is in flight when SIGTERM arrives, and
+        // long enough to stay so while the test looks at the draining server.
         let body = RawHTTP.multipart(boundary: Self.boundary, fields: [("model", "whisper-1"), ("stream", "true")],
-                                     file: ("long.wav", try Self.longWAV(seconds: 90)))
+                                     file: ("long.wav", try Self.longWAV(seconds: 360)))
         let fd = try RawHTTP.connect(port: server.port)
         defer { close(fd) }
         RawHTTP.send(fd, Array(RawHTTP.postHead("/v1/audio/transcriptions", length: body.count, boundary: Self.boundary).utf8) + body)
@@ -144,9 +145,10 @@ import Glibc
         }
         kill(server.process.processIdentifier, SIGTERM)
         var health = 200
-        while health != 503 {
-            health = try RawHTTP.request(port: server.port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status
+        while health != 503 && server.process.isRunning {
+            health = (try? RawHTTP.request(port: server.port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))?.status ?? health
         }
+        #expect(health == 503)
         let refused = try Self.post(server, file: try Self.clip())
         #expect(refused.status == 503)
         #expect(Self.errorObject(refused)?["code"] as? String == "shutting_down")
@@ -187,6 +189,90 @@ import Glibc
         let anon = try Self.metric(server, "earshot_process_resident_anonymous_bytes")
         let file = try Self.metric(server, "earshot_process_resident_file_bytes")
         #expect(after <= idle * 1.1, "RSS idle \(Int(idle / 1e6)) MB (anonymous \(Int(idleAnon / 1e6)), file \(Int(idleFile / 1e6))), after the burst \(Int(after / 1e6)) MB (anonymous \(Int(anon / 1e6)), file \(Int(file / 1e6))); peak \(Int(peak / 1e6)) MB; heap MB \(heap); \(threads); idle trims \(Int(trims))")
+        #expect(server.stop() == 0)
+    }
+}
+
+extension ServerProcessTests {
+    /// 12 requests at once against a limit that cannot run them all: each is answered or refused with 429 and
+    /// OpenAI's error object (with Retry-After), and the process's peak RSS stays under the limit.
+    @Test func burstUnderAMemoryLimit() throws {
+        let model = try CommandRunner.asset("models/whisper-tiny.en")
+        let limit = 230_000_000.0
+        let server = try ServerProcess(["--model", model, "--memory-limit", "230MB", "--max-queue", "2"])
+        let clip = try Self.clip(), long = try Self.longWAV(seconds: 60)
+        let responses = Locked([RawHTTP.Response]())
+        let done = DispatchGroup()
+        for i in 0..<12 {
+            done.enter()
+            Thread.detachNewThread {
+                let response = (try? Self.post(server, file: i % 3 == 0 ? long : clip)) ?? RawHTTP.Response(status: -1, head: "", body: "")
+                responses.withLock { $0.append(response) }
+                done.leave()
+            }
+        }
+        done.wait()
+        let all = responses.withLock { $0 }
+        #expect(all.allSatisfy { $0.status == 200 || $0.status == 429 }, "\(all.map(\.status))")
+        #expect(all.contains { $0.status == 200 })
+        for refused in all where refused.status == 429 {
+            #expect(Self.errorObject(refused)?["type"] as? String == "rate_limit_error")
+            #expect(refused.head.lowercased().contains("retry-after:"))
+        }
+        let peak = try Self.metric(server, "earshot_process_peak_resident_bytes")
+        #expect(peak <= limit, "peak RSS \(Int(peak / 1e6)) MB over the 230-MB limit")
+        #expect(server.stop() == 0)
+    }
+}
+
+extension ServerProcessTests {
+    /// 1,000 bad requests of every kind: each gets its error, and afterwards the process holds no more files
+    /// and no more memory than before (within 10 %).
+    @Test func thousandBadRequestsLeakNothing() throws {
+        let model = try CommandRunner.asset("models/whisper-tiny.en")
+        let uploads = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: uploads) }
+        let server = try ServerProcess(["--model", model, "--max-upload", "1MB"], environment: ["TMPDIR": uploads])
+        let clip = try Self.clip()
+        let pid = server.process.processIdentifier
+        func openFiles() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1 }
+        #expect(try Self.post(server, file: clip).status == 200)
+        usleep(500_000)
+        let filesBefore = openFiles()
+        let rssBefore = try Self.metric(server, "earshot_process_resident_bytes")
+        let notAudio = Array(String(repeating: "not audio ", count: 200).utf8)
+        var statuses: [Int: Int] = [:]
+        for i in 0..<1000 {
+            let response: RawHTTP.Response
+            switch i % 10 {
+            case 0: response = try Self.post(server, file: nil)                                   // no file
+            case 1: response = try Self.post(server, file: [])                                    // empty
+            case 2: response = try Self.post(server, file: Array(clip.prefix(30)))                // WAV header cut
+            case 3: response = try Self.post(server, fields: [("model", "whisper-1"), ("response_format", "docx")], file: clip)
+            case 4: response = try Self.post(server, fields: [("model", "nope")], file: clip)
+            case 5: response = try RawHTTP.request(port: server.port, RawHTTP.postHead("/v1/audio/transcriptions", length: 5_000_000, boundary: Self.boundary))
+            case 6:   // a multipart body cut short inside the file part
+                let body = RawHTTP.multipart(boundary: Self.boundary, fields: [("model", "whisper-1")], file: ("a.wav", clip))
+                let cut = Array(body.prefix(body.count - 40))
+                response = try RawHTTP.request(port: server.port, RawHTTP.postHead("/v1/audio/transcriptions", length: cut.count, boundary: Self.boundary), body: cut)
+            case 7: response = try RawHTTP.request(port: server.port, "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            case 8: response = i % 100 == 8 ? try Self.post(server, file: notAudio)               // through ffmpeg: fewer
+                : try Self.post(server, fields: [("model", "whisper-1"), ("temperature", "2")], file: clip)
+            default: response = try Self.post(server, fields: [("model", "whisper-1"), ("stream", "sometimes")], file: clip)
+            }
+            statuses[response.status, default: 0] += 1
+            #expect(Self.errorObject(response)?["message"] as? String != nil || response.status == 413, "request \(i): \(response.head)")
+        }
+        #expect(Set(statuses.keys).isSubset(of: [400, 404, 413]), "\(statuses)")
+        #expect(try Self.post(server, file: clip).status == 200)
+        var rssAfter = try Self.metric(server, "earshot_process_resident_bytes")
+        for _ in 0..<50 where rssAfter > rssBefore * 1.1 {
+            usleep(100_000)
+            rssAfter = try Self.metric(server, "earshot_process_resident_bytes")
+        }
+        #expect(rssAfter <= rssBefore * 1.1, "RSS \(Int(rssBefore / 1e6)) MB before, \(Int(rssAfter / 1e6)) MB after 1,000 bad requests")
+        #expect(openFiles() <= filesBefore + 2, "open files \(filesBefore) before, \(openFiles()) after")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: uploads).isEmpty)
         #expect(server.stop() == 0)
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import AsyncHTTPClient
 import Hummingbird
+import Logging
 import Testing
 import EarshotMemory
 import EarshotPipeline
@@ -44,6 +46,9 @@ import EarshotWhisper
             #expect(missing.status == .notFound)
             #expect(missing.error?["code"] as? String == "model_not_found")
 
+            let nowhere = try await client.execute(uri: "/v1/chat/completions", method: .post)
+            #expect(nowhere.status == .notFound)
+            #expect((nowhere.error?["message"] as? String)?.contains("/v1/audio/transcriptions") == true)
             let ok = try await Self.post(client, try Form(file: try ServerAssets.clip()))
             #expect(ok.status == .ok)
             let metrics = try await client.execute(uri: "/metrics", method: .get)
@@ -196,6 +201,57 @@ import EarshotWhisper
             while engine.status.runningJobs > 0 { await Task.yield() }
             #expect(try await Self.post(client, try Form(file: clip)).status == .ok)
         }
+    }
+
+    /// whisper-base: translations (and language detection) through the API equal the offline pipeline's.
+    @Test func translationOnAMultilingualModel() async throws {
+        let whisper = try WhisperModel(directory: try ServerAssets.path("models/whisper-base"), precision: .int8)
+        let (_, vad) = try ServerAssets.loaded()
+        let engine = try RecognitionEngine(whisper: whisper, vad: vad, options: EngineOptions())
+        let context = ServerContext(engine: engine, modelName: "whisper-base", options: ServerOptions())
+        let path = try ServerAssets.path("audio/zh/asr_example.wav")
+        var options = PipelineOptions()
+        var decoding = WhisperDecodingOptions.greedy
+        decoding.task = .translate
+        options.decoding = PipelineOptions.windowDecoding(decoding)
+        var segments: [TranscriptSegment] = []
+        let report = try StreamingTranscriber(whisper: whisper, vad: vad, options: options).run(path: path) { segments.append($0) }
+        let expected = Transcript(language: report.language ?? "", languageProbability: 1, duration: report.audioSeconds, segments: segments)
+        #expect(report.language == "zh")
+        try await context.test { client in
+            let response = try await Self.post(client, try Form([("model", "whisper-base"), ("response_format", "verbose_json")], file: path),
+                                               path: "/v1/audio/translations")
+            #expect(response.status == .ok)
+            #expect(response.text == TranscriptFormat.verboseJSON.render(expected, task: .translate))
+            #expect(response.json?["task"] as? String == "translate")
+            #expect(response.json?["language"] as? String == "chinese")
+            let text = (response.json?["text"] as? String) ?? ""
+            #expect(!text.isEmpty && text.unicodeScalars.allSatisfy { $0.isASCII }, "not English: \(text)")
+        }
+    }
+
+    /// While the models load, a stand-in on the port answers 503: `/health` "loading", anything else OpenAI's
+    /// error object; stopping it frees the port for the real application.
+    @Test func loadingServerAnswers503() async throws {
+        // A free port: bind to 0 through a throwaway application, then reuse its number.
+        let probe = try ServerAssets.context()
+        let box = Locked(0)
+        try await probe.test { client in box.withLock { $0 = client.port } }
+        let port = box.withLock { $0 }
+        let loading = ServerApplication.startLoadingServer(host: "127.0.0.1", port: port, logger: Logger(label: "test"))
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let client = TestHTTPClient(http: http, port: port)
+        var health: Reply?
+        while health == nil { health = try? await client.execute(uri: "/health", method: .get) }
+        #expect(health?.status == .serviceUnavailable)
+        #expect(health?.text == #"{"status":"loading"}"#)
+        let post = try await Self.post(client, try Form(file: try ServerAssets.clip("0880")))
+        #expect(post.status == .serviceUnavailable)
+        #expect(post.error?["code"] as? String == "loading")
+        #expect(post.headers[.retryAfter] == "2")
+        try await loading.stop()
+        await #expect(throws: (any Error).self) { _ = try await client.execute(uri: "/health", method: .get) }
+        try await http.shutdown()
     }
 
     @Test func drainingGets503() async throws {
