@@ -23,17 +23,18 @@ struct ServeCommand: AsyncParsableCommand {
             then the process exits 0.
             """)
 
-    @Option(help: "Whisper model directory (CTranslate2 format). Default: the cached tiny.en.")
-    var model: String?
+    /// Model, precision, VAD, batching and `--memory-limit` (which here covers the weights and every request
+    /// in flight): the same flags, and the same pipeline, as `transcribe`.
+    @OptionGroup var pipeline: PipelineArguments
+
+    @Option(help: "Requests transcribed at once at most (each holds its audio buffers); 1 serves one request at a time. Default: as many as --memory-limit allows, up to 32.")
+    var maxJobs: Int?
 
     @Option(help: "Interface to listen on (loopback unless you say otherwise).")
     var host: String = "127.0.0.1"
 
     @Option(help: "TCP port.")
     var port: Int = 8000
-
-    @Option(help: "Hard limit on the process's peak resident memory (weights and every request), e.g. 600MB, 1.5GiB.")
-    var memoryLimit: String?
 
     @Option(help: "Largest upload accepted (413 above it), e.g. 512MB.")
     var maxUpload: String = "512MiB"
@@ -44,24 +45,6 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Require 'Authorization: Bearer KEY' on /v1 requests (401 otherwise).")
     var apiKey: String?
 
-    @Option(help: "Weight precision: int8 (default), fp32, fp16 or stored.")
-    var precision: String = "int8"
-
-    @Option(help: "Voice activity detection: fsmn (FunASR FSMN-VAD) or none (fixed 30-s windows).")
-    var vad: String = "fsmn"
-
-    @Option(help: "FSMN-VAD model directory. Default: the cached fsmn-vad.")
-    var vadModel: String?
-
-    @Option(help: "Worker threads for the kernels.")
-    var threads: Int = 2
-
-    @Option(help: "At most this many windows per batch (the memory limit may lower it further).")
-    var maxBatchSize: Int?
-
-    @Option(help: "FunASR batch_size_s: a batch grows while longest window × count stays within this many seconds.")
-    var batchSizeS: Double?
-
     @Option(help: "Seconds a connection may stay silent while sending a request before it is closed.")
     var idleTimeout: Int = 60
 
@@ -71,17 +54,8 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be 0 or more") }
-        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
-        guard ["fsmn", "none"].contains(vad) else { throw ValidationError("--vad must be fsmn or none") }
-        guard WeightPrecision(cliName: precision) != nil else {
-            throw ValidationError("unsupported --precision '\(precision)'; supported: fp32, fp16, int8, stored")
-        }
-        if let memoryLimit {
-            do { _ = try ByteCount(parsing: memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
-        }
         do { _ = try ByteCount(parsing: maxUpload) } catch { throw ValidationError("--max-upload: \(error)") }
-        guard (maxBatchSize ?? 1) >= 1 else { throw ValidationError("--max-batch-size must be at least 1") }
-        guard (batchSizeS ?? 1) > 0 else { throw ValidationError("--batch-size-s must be positive") }
+        guard (maxJobs ?? 1) >= 1 else { throw ValidationError("--max-jobs must be at least 1") }
         guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout must be at least 1 second") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -102,26 +76,22 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "earshot.serve")
-        Kernels.threadCount = threads
-        let modelDirectory = model ?? ModelLocations.defaultWhisperModel
+        let modelDirectory = pipeline.modelDirectory
         try ModelLocations.requireModel(modelDirectory, flag: "--model")
-        let vadDirectory = vadModel ?? ModelLocations.cache + "/models/fsmn-vad"
-        if vad == "fsmn" { try ModelLocations.requireModel(vadDirectory, flag: "--vad-model") }
+        if pipeline.vadMode == "fsmn" {
+            try ModelLocations.requireModel(pipeline.vadModel ?? ModelLocations.cache + "/models/fsmn-vad", flag: "--vad-model")
+        }
 
         let loadingServer = ServerApplication.startLoadingServer(host: host, port: port, logger: logger)
-        logger.info("loading", metadata: ["model": "\(modelDirectory)", "precision": "\(precision)"])
-        let whisper = try WhisperModel(directory: modelDirectory, precision: WeightPrecision(cliName: precision)!)
-        let vadModel = vad == "fsmn" ? try FSMNVAD(directory: vadDirectory) : nil
+        logger.info("loading", metadata: ["model": "\(modelDirectory)", "precision": "\(pipeline.precision)"])
+        let recognizer = try pipeline.loadRecognizer(decoding: WhisperDecodingOptions())
+        let vadModel = try pipeline.loadVAD()
         var engineOptions = EngineOptions()
-        engineOptions.pipeline.memoryLimit = try memoryLimit.map { try ByteCount(parsing: $0) }
-        if let maxBatchSize {
-            engineOptions.pipeline.maxBatchSize = maxBatchSize
-            engineOptions.pipeline.batchBytes = nil
-        }
-        if let batchSizeS { engineOptions.pipeline.batchSizeSeconds = batchSizeS }
+        engineOptions.pipeline = try pipeline.pipelineOptions(decoding: WhisperDecodingOptions(), language: nil)
         engineOptions.maxWaitingJobs = maxQueue
+        if let maxJobs { engineOptions.maxRunningJobs = maxJobs }
         let engine: RecognitionEngine
-        do { engine = try RecognitionEngine(whisper: whisper, vad: vadModel, options: engineOptions) } catch {
+        do { engine = try RecognitionEngine(recognizer: recognizer, vad: vadModel, options: engineOptions) } catch {
             try? await loadingServer.stop()
             throw error
         }
