@@ -29,8 +29,7 @@ struct TranscribeCommand: ParsableCommand {
     @Argument(help: "Audio files to transcribe.")
     var audio: [String]
 
-    @Option(help: "Whisper model directory (CTranslate2 format). Default: the cached tiny.en.")
-    var model: String?
+    @OptionGroup var pipeline: PipelineArguments
 
     @Option(help: "Output format: txt, srt, vtt, json or verbose_json.")
     var outputFormat: String = "txt"
@@ -44,35 +43,8 @@ struct TranscribeCommand: ParsableCommand {
     @Flag(help: "Run faster-whisper's sequential long-form algorithm over the whole file instead of the batched pipeline.")
     var sequential = false
 
-    @Option(help: "Voice activity detection for the batched pipeline: fsmn (FunASR FSMN-VAD) or none (fixed 30-s windows).")
-    var vad: String?
-
-    @Option(help: "FSMN-VAD model directory. Default: the cached fsmn-vad.")
-    var vadModel: String?
-
-    @Option(help: "VAD cuts speech segments longer than this many seconds (at most 30).")
-    var maxSingleSegmentS: Double = 30
-
-    @Option(help: "FunASR batch_size_s: a batch grows while longest chunk × count stays within this many seconds.")
-    var batchSizeS: Double?
-
-    @Option(help: "FunASR batch_size_threshold_s: chunks at least this long run alone.")
-    var batchSizeThresholdS: Double?
-
-    @Option(help: ArgumentHelp("Older name of --batch-size-threshold-s.", visibility: .hidden))
-    var batchSizeTokenThresholdS: Double?
-
-    @Option(help: "At most this many chunks per batch (the memory limit may lower it further).")
-    var maxBatchSize: Int?
-
     @Option(help: "Temperatures for --sequential's fallback, comma-separated (default 0,0.2,0.4,0.6,0.8,1.0, faster-whisper's); 0 alone disables the fallback. The batched pipeline decodes at 0 only.")
     var temperature: String?
-
-    @Flag(help: "Never let a batch overshoot --batch-size-s (FunASR's Python AutoModel lets one chunk overshoot).")
-    var strictBatchCap = false
-
-    @Option(help: "Hard limit on the process's peak resident memory, e.g. 300MB, 1.5GiB, 512MiB or bytes.")
-    var memoryLimit: String?
 
     @Flag(help: "Print per-stage memory, batch sizes and peak RSS to standard error.")
     var memoryReport = false
@@ -83,17 +55,11 @@ struct TranscribeCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Show a progress bar on standard error (default: only when it is a terminal).")
     var progress: Bool?
 
-    @Option(help: "Worker threads for the kernels.")
-    var threads: Int = 2
-
     @Option(help: "Spoken language code (e.g. en, zh); detected when omitted (multilingual models).")
     var language: String?
 
     @Option(help: "transcribe or translate (into English; multilingual models only).")
     var task: String = "transcribe"
-
-    @Option(help: "Weight precision in memory: int8 (default; CTranslate2's int8 rules, as faster-whisper compute_type=int8), fp32 (token-for-token equal to faster-whisper float32), fp16 (fp32 accumulation), or stored (as the checkpoint holds them).")
-    var precision: String = "int8"
 
     @Option(help: "Text to condition the first window on.")
     var initialPrompt: String?
@@ -104,8 +70,6 @@ struct TranscribeCommand: ParsableCommand {
     @Flag(help: "Word start/end times (cross-attention alignment, as faster-whisper's word_timestamps=True), in json and verbose_json.")
     var wordTimestamps = false
 
-    @Option(help: "Seconds of audio kept on each side of every VAD speech segment before speech is packed into windows.")
-    var speechPadS: Double?
 
     func validate() throws {
         guard !audio.isEmpty else { throw ValidationError("give at least one audio file") }
@@ -118,13 +82,6 @@ struct TranscribeCommand: ParsableCommand {
                 throw ValidationError("beam search runs in --sequential mode; the batched pipeline decodes greedily (--beam-size 1)")
             }
         }
-        guard ["fsmn", "none"].contains(vadMode) else { throw ValidationError("--vad must be fsmn or none") }
-        if let speechPadS, !(0...2).contains(speechPadS) {
-            throw ValidationError("--speech-pad-s must be between 0 and 2 seconds")
-        }
-        guard maxSingleSegmentS > 0 else { throw ValidationError("--max-single-segment-s must be positive") }
-        guard (batchSizeS ?? 1) > 0 else { throw ValidationError("--batch-size-s must be positive") }
-        guard (maxBatchSize ?? 1) >= 1 else { throw ValidationError("--max-batch-size must be at least 1") }
         guard !temperatures.isEmpty, temperatures.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
             throw ValidationError("--temperature takes comma-separated values between 0 and 1, e.g. 0 or 0,0.2,0.4")
         }
@@ -134,34 +91,21 @@ struct TranscribeCommand: ParsableCommand {
         if sequential {
             // Flags that only the bounded pipeline honours are refused rather than silently ignored.
             let pipelineOnly: [(String, Bool)] = [
-                ("--memory-limit", memoryLimit != nil), ("--memory-report", memoryReport),
-                ("--max-batch-size", maxBatchSize != nil), ("--batch-size-s", batchSizeS != nil),
-                ("--batch-size-threshold-s", batchSizeThresholdS != nil || batchSizeTokenThresholdS != nil),
-                ("--strict-batch-cap", strictBatchCap), ("--vad", vad != nil), ("--speech-pad-s", speechPadS != nil),
+                ("--memory-limit", pipeline.memoryLimit != nil), ("--memory-report", memoryReport),
+                ("--max-batch-size", pipeline.maxBatchSize != nil), ("--batch-size-s", pipeline.batchSizeS != nil),
+                ("--batch-size-threshold-s", pipeline.batchSizeThresholdS != nil || pipeline.batchSizeTokenThresholdS != nil),
+                ("--strict-batch-cap", pipeline.strictBatchCap), ("--vad", pipeline.vad != nil),
+                ("--speech-pad-s", pipeline.speechPadS != nil),
             ]
             if let flag = pipelineOnly.first(where: \.1)?.0 {
                 throw ValidationError("\(flag) applies to the batched pipeline; --sequential holds the whole recording in memory and plans nothing. Drop \(flag) or --sequential")
             }
         }
-        if let memoryLimit {
-            do { _ = try ByteCount(parsing: memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
-        }
-        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
         guard WhisperTask(rawValue: task) != nil else { throw ValidationError("--task must be transcribe or translate") }
-        guard WeightPrecision(cliName: precision) != nil else {
-            throw ValidationError("unsupported --precision '\(precision)'; supported: fp32, fp16, int8, stored")
-        }
     }
 
     func run() throws {
-        Kernels.threadCount = threads
         let format = TranscriptFormat(rawValue: outputFormat)!
-        let modelDirectory = model ?? ModelLocations.defaultWhisperModel
-        try ModelLocations.requireModel(modelDirectory, flag: "--model")
-        if !sequential, vadMode == "fsmn" {
-            try ModelLocations.requireModel(vadModel ?? ModelLocations.cache + "/models/fsmn-vad", flag: "--vad-model")
-        }
-        let whisper = try WhisperModel(directory: modelDirectory, precision: WeightPrecision(cliName: precision)!)
         var options = WhisperDecodingOptions()
         options.beamSize = beamSize ?? (sequential ? 5 : 1)
         options.language = language
@@ -170,6 +114,25 @@ struct TranscribeCommand: ParsableCommand {
         options.withoutTimestamps = withoutTimestamps
         options.wordTimestamps = sequential && wordTimestamps
         options.temperatures = temperatures
+        let whisper: WhisperModel?
+        let batched: StreamingTranscriber?
+        try ModelLocations.requireModel(pipeline.modelDirectory, flag: "--model")
+        if sequential {
+            Kernels.threadCount = pipeline.threads
+            guard try ModelDirectory.detect(pipeline.modelDirectory) == .whisper else {
+                throw CLIError("--sequential runs faster-whisper's long-form algorithm and needs a Whisper model; \(pipeline.modelDirectory) is not one")
+            }
+            whisper = try WhisperModel(directory: pipeline.modelDirectory, precision: WeightPrecision(cliName: pipeline.precision)!)
+            batched = nil
+        } else {
+            if pipeline.vadMode == "fsmn" {
+                try ModelLocations.requireModel(pipeline.vadModel ?? ModelLocations.cache + "/models/fsmn-vad", flag: "--vad-model")
+            }
+            let recognizer = try pipeline.loadRecognizer(decoding: options)
+            let pipelineOptions = try pipeline.pipelineOptions(decoding: options, language: language, keepWords: wordTimestamps)
+            batched = try StreamingTranscriber(recognizer: recognizer, vad: try pipeline.loadVAD(), options: pipelineOptions)
+            whisper = nil
+        }
 
         if let outputDir {
             var isDirectory: ObjCBool = false
@@ -179,18 +142,16 @@ struct TranscribeCommand: ParsableCommand {
                 throw CLIError("--output-dir \(outputDir) exists and is not a directory")
             }
         }
-        let pipeline = sequential ? nil : try makePipeline(whisper: whisper, decoding: options)
-
         var failures = 0
         for path in audio {
             let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             let sink = TranscriptSink(format: format, task: options.task,
                                       path: outputDir.map { ($0 as NSString).appendingPathComponent("\(base).\(format.fileExtension)") })
             do {
-                if let pipeline {
+                if let batched {
                     let progressBar = ProgressBar(label: (path as NSString).lastPathComponent, enabled: progress)
                     let times = StageTimes()
-                    let report = try pipeline.run(path: path, times: times, onProgress: { done, total in
+                    let report = try batched.run(path: path, times: times, onProgress: { done, total in
                         if let total { progressBar.update(done, total) }
                     }, onSegment: { segment in
                         try times.measure(.output) { try sink.append(segment) }
@@ -200,14 +161,14 @@ struct TranscribeCommand: ParsableCommand {
                         throw CLIError("\(path): holds no audio samples (a zero-length recording); nothing to transcribe")
                     }
                     try times.measure(.output) {
-                        try sink.finish(language: report.language ?? options.language ?? (whisper.isMultilingual ? "" : "en"),
+                        try sink.finish(language: report.language ?? options.language ?? "",
                                         duration: report.audioSeconds)
                     }
                     if memoryReport { FileHandle.standardError.write(Data(MemoryReportText.render(report).utf8)) }
                     if profile {
                         FileHandle.standardError.write(Data(ProfileText.render(times, audioSeconds: report.audioSeconds).utf8))
                     }
-                } else {
+                } else if let whisper {
                     let samples = try AudioFileReader.readAll(path: path)
                     guard !samples.isEmpty else {
                         throw CLIError("\(path): holds no audio samples (a zero-length recording); nothing to transcribe")
@@ -228,34 +189,9 @@ struct TranscribeCommand: ParsableCommand {
         if failures > 0 { throw ExitCode(1) }
     }
 
-    private var vadMode: String { vad ?? "fsmn" }
-
     private var temperatures: [Float] {
         guard let temperature else { return sequential ? [0, 0.2, 0.4, 0.6, 0.8, 1.0] : [0] }
         let values = temperature.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
         return values.contains(nil) ? [] : values.compactMap { $0 }
-    }
-
-    private func makePipeline(whisper: WhisperModel, decoding: WhisperDecodingOptions) throws -> StreamingTranscriber {
-        var options = PipelineOptions()
-        options.maxSingleSegmentSeconds = maxSingleSegmentS
-        options.batchSizeSeconds = batchSizeS ?? options.batchSizeSeconds
-        options.batchSizeThresholdSeconds = batchSizeThresholdS ?? batchSizeTokenThresholdS ?? 60
-        options.strictCap = strictBatchCap
-        options.maxBatchSize = maxBatchSize ?? options.maxBatchSize
-        if maxBatchSize != nil { options.batchBytes = nil }   // an explicit batch size is taken as given
-        options.memoryLimit = try memoryLimit.map { try ByteCount(parsing: $0) }
-        options.language = language
-        options.keepWords = wordTimestamps
-        if let speechPadS { options.speechPadSeconds = speechPadS }
-        var chunkDecoding = decoding
-        chunkDecoding.beamSize = 1
-        chunkDecoding.temperatures = [0]
-        // One segment per chunk, as faster-whisper's BatchedInferencePipeline does by default: with timestamp
-        // tokens, tiny.en ended chunks early and lost 3.5 % of the words on the 10-min benchmark recording.
-        chunkDecoding.withoutTimestamps = true
-        options.decoding = chunkDecoding
-        let vadModel = vadMode == "fsmn" ? try FSMNVAD(directory: self.vadModel ?? ModelLocations.cache + "/models/fsmn-vad") : nil
-        return try StreamingTranscriber(whisper: whisper, vad: vadModel, options: options)
     }
 }

@@ -16,14 +16,11 @@ struct TuneCommand: ParsableCommand {
     @Argument(help: "A representative recording.")
     var audio: String
 
-    @Option(help: "The memory limit to respect, e.g. 300MB or 1GiB.")
-    var memoryLimit: String
+    /// The same pipeline flags as `transcribe` (`--memory-limit` is required here).
+    @OptionGroup var pipeline: PipelineArguments
 
-    @Option(help: "Whisper model directory. Default: the cached tiny.en.")
-    var model: String?
-
-    @Option(help: "Weight precision: int8 (default, as transcribe), fp32 or fp16.")
-    var precision: String = "int8"
+    @Option(help: "Spoken language code (multilingual models); detected when omitted, as in transcribe.")
+    var language: String?
 
     @Option(help: "Seconds of the recording to use for each trial.")
     var seconds: Double = 180
@@ -31,12 +28,9 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Batch sizes to try, comma-separated.")
     var batchSizes: String = "1,2,4,8,16"
 
-    @Option(help: "Worker threads for the kernels.")
-    var threads: Int = 2
-
     func validate() throws {
-        do { _ = try ByteCount(parsing: memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
-        guard WeightPrecision(cliName: precision) != nil else { throw ValidationError("--precision must be fp32, fp16 or int8") }
+        guard pipeline.maxBatchSize == nil else { throw ValidationError("tune varies the batch size itself: list sizes with --batch-sizes") }
+        guard pipeline.memoryLimit != nil else { throw ValidationError("give the memory limit to respect with --memory-limit, e.g. 300MB or 1GiB") }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
         guard !parsedSizes.isEmpty else { throw ValidationError("--batch-sizes must list positive integers") }
     }
@@ -46,26 +40,26 @@ struct TuneCommand: ParsableCommand {
     }
 
     func run() throws {
-        Kernels.threadCount = threads
+        let memoryLimit = pipeline.memoryLimit!
         let limit = try ByteCount(parsing: memoryLimit)
-        let whisper = try WhisperModel(directory: model ?? ModelLocations.defaultWhisperModel,
-                                       precision: WeightPrecision(cliName: precision)!)
-        let vad = try FSMNVAD(directory: ModelLocations.cache + "/models/fsmn-vad")
+        // Exactly what `transcribe` runs with the same flags (its default decoding), only the batch cap varies.
+        let decoding = WhisperDecodingOptions()
+        let recognizer = try pipeline.loadRecognizer(decoding: decoding)
+        let vad = try pipeline.loadVAD()
         var rows: [(size: Int, cap: Int, wall: Double, audio: Double, peak: Int, ok: Bool)] = []
         for size in parsedSizes {
-            var options = PipelineOptions()
+            var options = try pipeline.pipelineOptions(decoding: decoding, language: language)
             options.maxBatchSize = size
             options.batchBytes = nil
-            options.memoryLimit = limit
             options.maxAudioSeconds = seconds
             _ = ProcessMemory.resetPeak()
-            let pipeline: StreamingTranscriber
-            do { pipeline = try StreamingTranscriber(whisper: whisper, vad: vad, options: options) } catch {
+            let run: StreamingTranscriber
+            do { run = try StreamingTranscriber(recognizer: recognizer, vad: vad, options: options) } catch {
                 FileHandle.standardError.write(Data("batch \(size): \(error)\n".utf8))
                 continue
             }
             let start = Date()
-            let report = try pipeline.run(path: audio) { _ in }
+            let report = try run.run(path: audio) { _ in }
             let wall = Date().timeIntervalSince(start)
             let peak = ProcessMemory.peakRSS()?.bytes ?? report.peakResidentBytes
             rows.append((size, report.batchSizes.max() ?? 0, wall, report.audioSeconds, peak, peak <= limit.bytes))

@@ -53,4 +53,16 @@ public struct PipelineOptions: Sendable {
     public var maxUtteranceSeconds: Double = 15
 
     public init() {}
+
+    /// The batched pipeline's decoding policy applied to a user's options: greedy at temperature 0 (windows
+    /// are decoded independently, with no fallback), and no timestamp tokens — one segment per window, as
+    /// faster-whisper's `BatchedInferencePipeline` does by default: with timestamp tokens, tiny.en ended
+    /// windows early and lost 3.5 % of the words on the 10-min benchmark recording (docs/performance.md).
+    public static func windowDecoding(_ options: WhisperDecodingOptions) -> WhisperDecodingOptions {
+        var decoding = options
+        decoding.beamSize = 1
+        decoding.temperatures = [0]
+        decoding.withoutTimestamps = true
+        return decoding
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import EarshotAudio
 import EarshotFunASR
 import EarshotMemory
+import EarshotSpeech
 import EarshotWhisper
 
 /// What a pipeline run did: batch sizes, memory by category, and the process peak.
@@ -49,85 +50,70 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
 /// segment per utterance on the recording's timeline, and segments come out in chronological order as
 /// soon as every earlier window is done.
 public final class StreamingTranscriber {
-    public let whisper: WhisperModel
+    public let recognizer: any SpeechRecognizer
     public let vad: FSMNVAD?
     public let options: PipelineOptions
     public let ledger: MemoryLedger
     private let batchCap: Int
     private let lookAhead: Int
-    private let baseline: Int
+    private let resident: ResidentMemory
     private var residentReservations: [MemoryReservation] = []
-    private var vadWeightBytes = 0
-    /// What each window is decoded with: the caller's options, plus word timings when segments are cut
-    /// per utterance.
-    private let decoding: WhisperDecodingOptions
+    /// What each window is recognised with: the caller's language and task, plus word timings when segments
+    /// are cut per utterance.
+    private let settings: RecognitionSettings
+    private let chunkSamples: Int
 
     private static let sampleRate = 16_000
-    private static let chunkSamples = WhisperModel.windowSamples
     /// Resident memory the planner leaves free for the allocator's slack and thread stacks.
     static let safetyMargin = 24 << 20
+
+    /// Whisper with the options' decoding (see ``WhisperRecognizer``).
+    public convenience init(whisper: WhisperModel, vad: FSMNVAD?, options: PipelineOptions) throws {
+        try self.init(recognizer: WhisperRecognizer(model: whisper, decoding: options.decoding), vad: vad, options: options)
+    }
 
     /// Prepares a run: warms the model up (so every weight page is resident), measures the baseline and
     /// works out the largest batch the memory limit allows.
     /// - Throws: `PipelineError` when the limit is below the smallest workable one for this model.
-    public init(whisper: WhisperModel, vad: FSMNVAD?, options: PipelineOptions) throws {
-        self.whisper = whisper
+    public init(recognizer: any SpeechRecognizer, vad: FSMNVAD?, options: PipelineOptions) throws {
+        self.recognizer = recognizer
         self.vad = vad
         self.options = options
         guard (0...2).contains(options.speechPadSeconds), (0...1).contains(options.pieceGapSeconds) else {
             throw PipelineError("speech pad must be 0–2 s and the gap between pieces 0–1 s (got \(options.speechPadSeconds) s, \(options.pieceGapSeconds) s)")
         }
-        var decoding = options.decoding
-        if options.segmentsPerUtterance || options.keepWords { decoding.wordTimestamps = true }
+        chunkSamples = recognizer.windowSamples
         // Cutting segments needs word times only; probabilities cost a vocabulary projection per token.
-        if !options.keepWords { decoding.wordProbabilities = false }
-        self.decoding = decoding
-        _ = ProcessMemory.configureAllocator()   // big buffers are mmapped and returned to the OS on free
-        // Touch every weight once with a silent window so the baseline includes the resident weights.
-        _ = try whisper.transcribeBatch([AudioChunk(samples: [Float](repeating: 0, count: 1600), startSeconds: 0, index: 0)],
-                                        language: whisper.isMultilingual ? (options.language ?? "en") : "en",
-                                        options: decoding)
-        _ = ProcessMemory.trimHeap()
-        baseline = ProcessMemory.currentRSS()?.bytes ?? 0
-        let cost = whisper.batchCost(wordTimestamps: decoding.wordTimestamps,
-                                     promptLength: whisper.batchPromptLength(options: decoding))
-        let audioReserve = Self.audioBufferBytes
-        let chunkAudio = Self.chunkSamples * 4
+        settings = RecognitionSettings(language: recognizer.needsLanguage ? options.language : recognizer.fixedLanguage,
+                                       translate: options.decoding.task == .translate,
+                                       wordTimings: options.segmentsPerUtterance || options.keepWords,
+                                       wordProbabilities: options.keepWords)
+        try recognizer.validate(settings)
+        resident = try ResidentMemory.measure(recognizer: recognizer, vad: vad, settings: settings)
+        let baseline = resident.bytes
+        let cost = recognizer.batchCost(settings)
+        let audioReserve = SpeechWindowCutter.bufferBytes(capacity: chunkSamples)
+        let chunkAudio = chunkSamples * 4
         if let limit = options.memoryLimit {
-            // Room for batches (cost.perChunk each) and for the look-ahead's waiting audio (chunkAudio each).
+            // Room for batches (cost.perItem each) and for the look-ahead's waiting audio (chunkAudio each).
             let available = limit.bytes - baseline - Self.safetyMargin - cost.fixed - audioReserve
-            let cap = available / (cost.perChunk + 2 * chunkAudio)
+            let cap = available / (cost.perItem + 2 * chunkAudio)
             guard cap >= 1 else {
-                let smallest = baseline + Self.safetyMargin + cost.fixed + audioReserve + cost.perChunk + Self.chunkSamples * 4
-                throw PipelineError("memory limit \(limit) is below the smallest workable limit for this model: \(ByteCount(smallest)) (weights and runtime \(ByteCount(baseline)), one chunk \(ByteCount(cost.fixed + cost.perChunk))); raise --memory-limit or use a smaller model")
+                let smallest = baseline + Self.safetyMargin + cost.fixed + audioReserve + cost.perItem + chunkAudio
+                throw PipelineError("memory limit \(limit) is below the smallest workable limit for this model: \(ByteCount(smallest)) (weights and runtime \(ByteCount(baseline)), one chunk \(ByteCount(cost.fixed + cost.perItem))); raise --memory-limit or use a smaller model")
             }
             batchCap = min(cap, options.maxBatchSize)
-            lookAhead = max(batchCap, min(options.lookAheadChunks ?? 2 * batchCap, (available - batchCap * cost.perChunk) / chunkAudio))
+            lookAhead = max(batchCap, min(options.lookAheadChunks ?? 2 * batchCap, (available - batchCap * cost.perItem) / chunkAudio))
             ledger = MemoryLedger(limit: ByteCount(limit.bytes - Self.safetyMargin))
         } else {
             // Without a limit, batches still stay within `batchBytes` of per-chunk memory (caches, logits).
-            let byBudget = options.batchBytes.map { max(1, $0 / max(cost.perChunk, 1)) } ?? Int.max
+            let byBudget = options.batchBytes.map { max(1, $0 / max(cost.perItem, 1)) } ?? Int.max
             batchCap = min(options.maxBatchSize, byBudget)
             lookAhead = max(batchCap, options.lookAheadChunks ?? 2 * batchCap)
             ledger = MemoryLedger(limit: nil)
         }
-        // The resident baseline is held for the whole run: the weights (mapped and owned) and the rest
-        // (runtime, tokenizer, VAD model, allocator).
-        let vadBytes = vad.flatMap { v in
-            (try? FileManager.default.attributesOfItem(atPath: v.directory + "/model.pt"))?[.size] as? Int
-        } ?? 0
-        vadWeightBytes = vadBytes
-        let weights = min(whisper.weightBytes + vadBytes, baseline)
-        residentReservations = [
-            try ledger.reserve(ByteCount(weights), category: .weights, label: "Whisper + VAD weights"),
-            try ledger.reserve(ByteCount(baseline - weights), category: .other, label: "runtime, tokenizer"),
-        ]
+        residentReservations = try resident.reserve(in: ledger)
     }
-
-    /// Audio held while VAD decides (one window plus a few seconds, with block slack, twice for the
-    /// array's growth) and the packed window being filled (one window).
-    static let audioBufferBytes = sampleWindowBytes + chunkSamples * 4
-    static let sampleWindowBytes = (chunkSamples + 8 * sampleRate) * 4 * 2
 
     /// Runs the pipeline over a file.
     /// - Parameters:
@@ -141,62 +127,45 @@ public final class StreamingTranscriber {
         let times = times ?? StageTimes()
         report.times = times
         report.memoryBatchCap = batchCap
-        report.baselineBytes = baseline
-        report.weightBytes = whisper.weightBytes
-        report.vadWeightBytes = vadWeightBytes
+        report.baselineBytes = resident.bytes
+        report.weightBytes = recognizer.weightBytes
+        report.vadWeightBytes = resident.vadWeightBytes
         report.memoryLimit = options.memoryLimit
         let reader = try AudioFileReader(path: path, targetSampleRate: Self.sampleRate)
         defer { reader.close() }
         let audioReservations = [
-            try ledger.reserve(ByteCount(Self.sampleWindowBytes), category: .audio, label: "audio window"),
-            try ledger.reserve(ByteCount(Self.chunkSamples * 4), category: .audio, label: "open packed window"),
+            try ledger.reserve(ByteCount(SpeechWindowCutter.sampleWindowBytes(capacity: chunkSamples)), category: .audio,
+                               label: "audio window"),
+            try ledger.reserve(ByteCount(chunkSamples * 4), category: .audio, label: "open packed window"),
         ]
         defer { for reservation in audioReservations { reservation.release() } }
 
-        let pad = Int((options.speechPadSeconds * Double(Self.sampleRate)).rounded())
-        let gap = Int((options.pieceGapSeconds * Double(Self.sampleRate)).rounded())
-        var window = SampleWindow()
-        var packer = WindowPacker(capacity: Self.chunkSamples, pad: pad, gap: gap)
-        var pending: [WindowPacker.Step] = []   // packing steps waiting for their audio to arrive
-        var open = OpenWindow(capacity: Self.chunkSamples, gap: gap)
+        let cutter = try SpeechWindowCutter(vad: vad, capacity: chunkSamples, options: options, times: times)
         var waiting: [Int: (chunk: AudioChunk, map: WindowTimeMap, reservation: MemoryReservation)] = [:]
-        var nextIndex = 0
-        var openSpeechStart: Int?
-        var language = whisper.isMultilingual ? options.language : "en"
+        var settings = self.settings
         var segmentCount = 0
-        let cost = whisper.batchCost(wordTimestamps: decoding.wordTimestamps,
-                                     promptLength: whisper.batchPromptLength(options: decoding))
+        let cost = recognizer.batchCost(settings)
         var planner = BatchPlanner(
             configuration: .init(batchSizeS: options.batchSizeSeconds, batchSizeThresholdS: options.batchSizeThresholdSeconds,
                                  strictCap: options.strictCap, maxBatchSize: batchCap, lookAhead: .items(lookAhead)),
             cost: { count, _ in ByteCount(cost.bytes(batchSize: count)) },
-            available: ledger.limit.map { $0 - ByteCount(baseline + Self.audioBufferBytes + lookAhead * Self.chunkSamples * 4) })
+            available: ledger.limit.map {
+                $0 - ByteCount(resident.bytes + SpeechWindowCutter.bufferBytes(capacity: chunkSamples) + lookAhead * chunkSamples * 4)
+            })
         var reorderer = ChronologicalReorderer<[TranscriptSegment]>()
-        let tokenizer = whisper.tokenizer
+        let recognizer = self.recognizer
         let segmenter = UtteranceSegmenter(maxSentenceSpan: options.maxUtteranceSeconds, keepWords: options.keepWords,
-                                           tokenize: { tokenizer.encode($0) })
-
-        var vadOptions = vad?.options ?? VADOptions()
-        // Padded segments must fit one window (faster-whisper's VAD likewise subtracts 2 × speech_pad).
-        vadOptions.maxSingleSegmentTime = Int(min(options.maxSingleSegmentSeconds, 30) * 1000)
-        vadOptions.maxSingleSegmentTime = min(vadOptions.maxSingleSegmentTime, (Self.chunkSamples - 2 * pad) * 1000 / Self.sampleRate)
-        let stream = try vad?.makeStream(options: vadOptions)
+                                           tokenize: { recognizer.tokenize($0) })
 
         func runBatches(_ batches: [PlannedBatch]) throws {
             for batch in batches {
                 let chunks = batch.items.map { waiting[$0.id]!.chunk }
-                if language == nil { language = whisper.detectLanguage(of: chunks[0].samples).code }
+                if recognizer.needsLanguage, settings.language == nil {
+                    settings.language = recognizer.detectLanguage(of: chunks[0].samples)
+                }
                 report.batchSizes.append(batch.count)
-                let n = batch.count
-                let reservations = [
-                    try ledger.reserve(ByteCount(cost.features), category: .features, label: "mel window"),
-                    try ledger.reserve(ByteCount(cost.encoderActivations + n * cost.decoderActivationsPerChunk),
-                                       category: .activations, label: "batch of \(n)"),
-                    try ledger.reserve(ByteCount(n * cost.kvCachePerChunk), category: .kvCache, label: "KV caches"),
-                    try ledger.reserve(ByteCount(n * cost.outputsPerChunk), category: .outputs, label: "logits"),
-                ]
-                let out = try whisper.transcribeBatch(chunks, language: language ?? "en", options: decoding,
-                                                      times: times)
+                let reservations = try cost.reserve(batchSize: batch.count, in: ledger)
+                let out = try recognizer.recognize(chunks, settings: settings, times: times)
                 for reservation in reservations { reservation.release() }
                 let results = zip(batch.items, out).map { item, segments in
                     segmenter.segments(from: segments, map: waiting[item.id]!.map)
@@ -212,89 +181,25 @@ public final class StreamingTranscriber {
                 }
             }
         }
-        /// The open window becomes a chunk and joins the planner's look-ahead.
-        func closeWindow() throws {
-            guard !open.isEmpty else { return }
-            let (samples, map) = open.take()
-            let reservation = try ledger.reserve(ByteCount(samples.count * 4), category: .audio, label: "chunk \(nextIndex)")
-            waiting[nextIndex] = (AudioChunk(samples: samples, startSeconds: 0, index: nextIndex), map, reservation)
-            try runBatches(planner.push(id: nextIndex, durationMs: samples.count * 1000 / Self.sampleRate))
-            nextIndex += 1
-        }
-        /// Carries out packing steps in order, as far as the audio read so far allows (all at the end).
-        func drain(final: Bool) throws {
-            var done = 0
-            defer { pending.removeFirst(done) }
-            for step in pending {
-                switch step {
-                case .piece(let range, let speech):
-                    guard final || window.end >= range.upperBound else { return }
-                    let held = window.view(range)
-                    open.append(start: held.start, held.samples, speech: speech)
-                case .boundary(let sample):
-                    open.boundary(at: sample)
-                case .close:
-                    try closeWindow()
-                }
-                done += 1
-            }
-        }
-        func speech(_ segment: SpeechSegment) -> [WindowPacker.Step] {
-            packer.add(speech: (segment.startMs * Self.sampleRate / 1000)..<(segment.endMs * Self.sampleRate / 1000))
+        /// A packed window becomes a chunk and joins the planner's look-ahead.
+        func enqueue(_ packed: PackedWindow) throws {
+            let reservation = try ledger.reserve(ByteCount(packed.samples.count * 4), category: .audio,
+                                                 label: "chunk \(packed.index)")
+            waiting[packed.index] = (AudioChunk(samples: packed.samples, startSeconds: 0, index: packed.index), packed.map, reservation)
+            try runBatches(planner.push(id: packed.index, durationMs: packed.durationMs))
         }
 
         while true {
-            if let limit = options.maxAudioSeconds, Double(window.end) >= limit * Double(Self.sampleRate) { break }
+            if let limit = options.maxAudioSeconds, Double(cutter.samplesRead) >= limit * Double(Self.sampleRate) { break }
             let block = try times.measure(.read) { try reader.read(maxSamples: Self.sampleRate) }
             if block.isEmpty { break }
-            window.append(block)
-            onProgress?(Double(window.end) / Double(Self.sampleRate), reader.estimatedDurationSeconds)
-            if let stream {
-                var steps: [WindowPacker.Step] = []
-                times.measure(.vad) { block.withUnsafeBufferPointer { buffer in
-                    stream.push(buffer) { event in
-                        switch event {
-                        case .start(let ms): openSpeechStart = ms * Self.sampleRate / 1000
-                        case .end(let segment):
-                            openSpeechStart = nil
-                            steps += speech(segment)
-                        }
-                    }
-                } }
-                pending += steps
-                try drain(final: false)
-                // Keep what a waiting piece or an open speech segment (with its pad) may still need, plus a
-                // little history for start points VAD decides late.
-                let waitingStart = pending.lazy.compactMap { step -> Int? in
-                    if case .piece(let range, _) = step { return range.lowerBound } else { return nil }
-                }.first
-                let keepFrom = min(waitingStart ?? Int.max, (openSpeechStart ?? Int.max) - pad,
-                                   window.end - 2 * Self.sampleRate - pad)
-                window.discard(before: max(keepFrom, 0))
-            } else {
-                while window.end - window.start >= Self.chunkSamples {
-                    let held = window.view(window.start..<(window.start + Self.chunkSamples))
-                    open.append(start: held.start, held.samples)
-                    try closeWindow()
-                    window.discard(before: window.start + Self.chunkSamples)
-                }
-            }
+            try cutter.push(block, emit: enqueue)
+            onProgress?(Double(cutter.samplesRead) / Double(Self.sampleRate), reader.estimatedDurationSeconds)
         }
-        if let stream {
-            var steps: [WindowPacker.Step] = []
-            stream.finish { event in
-                if case .end(let segment) = event { steps += speech(segment) }
-            }
-            pending += steps + packer.finish()
-            try drain(final: true)
-        } else if window.end > window.start {
-            let held = window.view(window.start..<window.end)
-            open.append(start: held.start, held.samples)
-            try closeWindow()
-        }
+        try cutter.finish(emit: enqueue)
         try runBatches(planner.finish())
-        report.audioSeconds = Double(window.end) / Double(Self.sampleRate)
-        report.language = language
+        report.audioSeconds = Double(cutter.samplesRead) / Double(Self.sampleRate)
+        report.language = settings.language
         report.ledger = ledger.snapshot()
         report.peakResidentBytes = ProcessMemory.peakRSS()?.bytes ?? 0
         var histogram: [Int: Int] = [:]
