@@ -1,90 +1,98 @@
-import EarshotMemory
-@_exported import EarshotSpeech
 import Foundation
+import EarshotMemory
+import EarshotSpeech
 
-/// Paraformer as a ``SpeechRecognizer``: each window is one item of ``ParaformerModel/transcribe(_:vadOffsetsMs:hotwords:)``
-/// (the batch runs stacked, each window's result equals transcribing it alone), one segment per window with
-/// FunASR's text, token ids, score and — for BiCif / SeACo, or plain Paraformer loaded with
-/// `predictTimestamps` — its words with FunASR's timestamps.
+/// FunASR's Paraformer as a ``SpeechRecognizer``: each window is one Paraformer item (FunASR transcribes each
+/// VAD segment as an item; here a window holds one or more padded speech pieces), a batch runs its items
+/// together (`ParaformerModel.transcribe`), and models that give timestamps (BiCif, SeACo) give each word its
+/// times, so the pipeline can cut windows back into utterances as it does for Whisper.
 public final class ParaformerRecognizer: SpeechRecognizer {
-    /// The loaded model.
     public let model: ParaformerModel
-    /// Longest window: FunASR's VAD cuts speech at `max_single_segment_time` (60 s), and Paraformer runs each
-    /// segment whole.
     public let windowSamples: Int
-    private let prepared = Locked<(text: String, hotwords: SeacoHotwords)?>(nil)
+    /// "zh" when the token list holds CJK characters (paraformer-zh), else "en": what reports and the
+    /// server's json say; Paraformer itself takes no language.
+    public let fixedLanguage: String?
+    private let hotwordCache = Locked<[String: SeacoHotwords]>([:])
 
-    /// Wraps a loaded model; `windowSeconds` bounds a window (FunASR: one VAD segment, at most 60 s).
-    public init(model: ParaformerModel, windowSeconds: Double = 60) {
+    /// - Parameter windowSeconds: the longest window; 30 s by default, as Whisper's (FunASR's VAD cuts speech
+    ///   at `max_single_segment_time` = 60 s; 30 s keeps a batch item's memory at half of that).
+    public init(model: ParaformerModel, windowSeconds: Double = 30) {
         self.model = model
         windowSamples = Int(windowSeconds * 16_000)
+        let cjk = model.tokenList.tokens.contains { token in
+            token.unicodeScalars.contains { (0x4E00...0x9FFF).contains($0.value) }
+        }
+        fixedLanguage = cjk ? "zh" : "en"
     }
 
     public var name: String { (model.directory as NSString).lastPathComponent }
     public var weightBytes: Int { model.batchCost.weightBytes + model.batchCost.mappedWeightBytes }
     public var needsLanguage: Bool { false }
-    /// paraformer-zh recognises Mandarin (and English words); it takes no language.
-    public var fixedLanguage: String? { "zh" }
 
     public func validate(_ settings: RecognitionSettings) throws {
         if settings.translate {
-            throw FunASRError(.invalidArgument, "\(name) (\(model.config.kind.rawValue)) cannot translate")
+            throw FunASRError(.invalidArgument, "\(name): Paraformer transcribes only; translation needs a multilingual Whisper model")
         }
-        if let language = settings.language, !["zh", "en"].contains(language) {
-            throw FunASRError(.invalidArgument, "\(name) (\(model.config.kind.rawValue)) recognises Mandarin and English; language '\(language)' is not available")
+        if let language = settings.language, language != fixedLanguage {
+            throw FunASRError(.invalidArgument, "\(name) recognises \(fixedLanguage ?? "one language") only; language '\(language)' is not available")
         }
-        if let prompt = settings.prompt, !prompt.isEmpty {
-            throw FunASRError(.invalidArgument, "\(name) (\(model.config.kind.rawValue)) takes no prompt; SeACo models take hotwords instead")
+        if settings.prompt != nil {
+            throw FunASRError(.invalidArgument, "\(name): Paraformer takes no prompt (for biasing towards words, give hotwords to a SeacoParaformer)")
         }
-        if let hotwords = settings.hotwords, !hotwords.isEmpty {
-            _ = try self.hotwords(hotwords)
-        }
+        if let hotwords = settings.hotwords { _ = try prepared(hotwords) }
     }
 
-    public func detectLanguage(of samples: [Float]) -> String { "zh" }
+    public func detectLanguage(of samples: [Float]) -> String { fixedLanguage ?? "zh" }
 
     public func batchCost(_ settings: RecognitionSettings?) -> RecognizerBatchCost {
         let cost = model.batchCost
         let frames = cost.frames(samples: windowSamples)
-        let parts = cost.itemParts(frames: frames)
-        var outputs = parts.outputs
-        if model.config.seaco != nil, settings == nil || !(settings?.hotwords ?? "").isEmpty {
-            // Hotword head: its log-probabilities and two seaco-decoder passes per window.
-            let n = frames + 1, d = model.config.encoder.outputSize, units = model.config.seaco?.decoder.linearUnits ?? 0
-            outputs += n * model.tokenList.count * 4 * 2 + 2 * n * (4 * d + units) * 4
-        }
         return RecognizerBatchCost(features: 0, activations: cost.transientBytes(frames: frames),
-                                   activationsPerItem: parts.features + parts.activations, cachePerItem: 0,
-                                   outputsPerItem: outputs)
+                                   activationsPerItem: cost.itemBytes(frames: frames), cachePerItem: 0, outputsPerItem: 0)
     }
 
     public func recognize(_ chunks: [AudioChunk], settings: RecognitionSettings, times: StageTimes?) throws -> [[TranscriptSegment]] {
-        let hotwords = try (settings.hotwords?.isEmpty == false) ? self.hotwords(settings.hotwords!) : nil
-        let run = { try self.model.transcribe(chunks.map(\.samples), hotwords: hotwords) }
-        let results = try times.map { try $0.measure(.decoder, run) } ?? run()
-        return zip(chunks, results).map { chunk, r in
-            guard !r.tokenIDs.isEmpty else { return [] }
-            var words: [WordTiming]? = nil
-            if model.givesTimestamps, settings.wordTimings {
-                words = zip(r.words, r.timestamps).map { word, t in
-                    WordTiming(word: word, start: Double(t[0]) / 1000, end: Double(t[1]) / 1000, probability: 1)
-                }
-            }
-            let start = words?.first?.start ?? 0, end = words?.last?.end ?? chunk.durationSeconds
-            return [TranscriptSegment(id: 0, seek: Int((chunk.startSeconds * 100).rounded()), start: start, end: end,
-                                      text: r.text, tokens: r.tokenIDs, temperature: 0,
-                                      avgLogProb: r.positions > 0 ? r.logProbability / Double(r.positions) : 0,
-                                      compressionRatio: 0, noSpeechProb: 0, words: words)]
+        let hotwords = try settings.hotwords.map { try prepared($0) }
+        let results = try (times ?? StageTimes()).measure(.encoder) {
+            try model.transcribe(chunks.map(\.samples), hotwords: hotwords)
+        }
+        return zip(chunks, results).map { chunk, result in
+            Self.segments(result, chunk: chunk, words: settings.wordTimings)
         }
     }
 
-    public func tokenize(_ text: String) -> [Int] { (try? model.tokenize(text)) ?? [] }
+    /// Paraformer does not re-tokenise text cut out of a window; split segments carry no token ids.
+    public func tokenize(_ text: String) -> [Int] { [] }
 
-    /// Hotwords prepared once per distinct string (seg_dict is read and the bias encoder runs only then).
-    private func hotwords(_ text: String) throws -> SeacoHotwords {
-        if let cached = prepared.withLock({ $0 }), cached.text == text { return cached.hotwords }
-        let hotwords = try model.prepareHotwords(ParaformerModel.hotwordWords(weighted: text))
-        prepared.withLock { $0 = (text, hotwords) }
-        return hotwords
+    private func prepared(_ hotwords: String) throws -> SeacoHotwords {
+        if let cached = hotwordCache.withLock({ $0[hotwords] }) { return cached }
+        let prepared = try model.prepareHotwords(hotwords)
+        hotwordCache.withLock { $0[hotwords] = prepared }
+        return prepared
+    }
+
+    /// One segment for the window; with timestamps, its words (CJK characters joined without spaces, other
+    /// words with a leading space, as Whisper's words are) with their times.
+    static func segments(_ result: ParaformerResult, chunk: AudioChunk, words wanted: Bool) -> [TranscriptSegment] {
+        var words: [WordTiming]?
+        var text = result.text
+        if !result.timestamps.isEmpty, result.words.count == result.timestamps.count {
+            let timed = zip(result.words, result.timestamps).map { word, stamp in
+                WordTiming(word: isCJK(word) ? word : " " + word, start: chunk.startSeconds + Double(stamp[0]) / 1000,
+                           end: chunk.startSeconds + Double(stamp[1]) / 1000, probability: 1)
+            }
+            text = timed.map(\.word).joined()
+            words = wanted ? timed : nil
+        }
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else { return [] }
+        let start = words?.first?.start ?? chunk.startSeconds
+        let end = words?.last?.end ?? chunk.startSeconds + chunk.durationSeconds
+        return [TranscriptSegment(id: 0, seek: Int((chunk.startSeconds * 100).rounded()), start: start, end: end,
+                                  text: text, tokens: result.tokenIDs, temperature: 0, avgLogProb: 0,
+                                  compressionRatio: 0, noSpeechProb: 0, words: words)]
+    }
+
+    static func isCJK(_ word: String) -> Bool {
+        word.unicodeScalars.first.map { (0x3000...0x9FFF).contains($0.value) || (0xF900...0xFAFF).contains($0.value) } ?? false
     }
 }
