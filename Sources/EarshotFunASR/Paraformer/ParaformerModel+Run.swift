@@ -87,8 +87,13 @@ extension ParaformerModel {
         trace.logProbabilities = logp
         let v = tokenList.count
         var argmax: [Int] = []
+        var score = 0.0
         logp.withUnsafeBufferPointer { p in
-            for r in 0..<cif.tokenCount { argmax.append(Kernels.argmax(p.baseAddress! + r * v, count: v)) }
+            for r in 0..<cif.tokenCount {
+                let best = Kernels.argmax(p.baseAddress! + r * v, count: v)
+                argmax.append(best)
+                score += Double(p[r * v + best])
+            }
         }
         trace.argmax = argmax
         let ids = argmax.filter { $0 != config.eosID && $0 != config.sosID && $0 != config.blankID }
@@ -110,11 +115,12 @@ extension ParaformerModel {
         if givesTimestamps {
             let post = ParaformerTextPostprocess.sentence(tokens, timestamps: tokenStamps.map { $0.map(Double.init) })
             return ParaformerResult(tokenIDs: ids, tokens: tokens, text: post.text, words: post.words,
-                                    timestamps: post.timestamps.map { $0.map { Int($0) } }, tokenTimestamps: tokenStamps)
+                                    timestamps: post.timestamps.map { $0.map { Int($0) } }, tokenTimestamps: tokenStamps,
+                                    logProbability: score, positions: cif.tokenCount)
         }
         let post = ParaformerTextPostprocess.sentence(tokens)
         return ParaformerResult(tokenIDs: ids, tokens: tokens, text: post.text, words: post.words, timestamps: [],
-                                tokenTimestamps: [])
+                                tokenTimestamps: [], logProbability: score, positions: cif.tokenCount)
     }
 }
 

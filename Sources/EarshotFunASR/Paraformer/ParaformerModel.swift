@@ -19,6 +19,11 @@ public struct ParaformerResult: Sendable, Equatable {
     public var timestamps: [[Int]]
     /// Per token, `[start_ms, end_ms]` before word merging (`ts_prediction_lfr6_standard`'s list).
     public var tokenTimestamps: [[Int]]
+    /// FunASR's hypothesis score: the sum over decoded positions (`token_num` of them, `</s>` included) of the
+    /// largest log-probability.
+    public var logProbability: Double = 0
+    /// Decoded positions the score sums over.
+    public var positions: Int = 0
 
     /// An item that produced nothing (silence, or too short).
     public static let empty = ParaformerResult(tokenIDs: [], tokens: [], text: "", words: [], timestamps: [], tokenTimestamps: [])
