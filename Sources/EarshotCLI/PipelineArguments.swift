@@ -46,6 +46,9 @@ struct PipelineArguments: ParsableArguments {
     @Option(help: "Seconds of audio kept on each side of every VAD speech segment before speech is packed into windows.")
     var speechPadS: Double?
 
+    @Option(help: "Hotwords for a SeacoParaformer model, e.g. \"阿里巴巴 达摩院\" (FunASR's weighted form \"阿里巴巴 20 …\" is accepted; weights are ignored, as FunASR's SeACo ignores them).")
+    var hotwords: String?
+
     @Option(help: "Worker threads for the kernels.")
     var threads: Int = 2
 
@@ -82,6 +85,7 @@ struct PipelineArguments: ParsableArguments {
         options.language = language
         options.keepWords = keepWords
         if let speechPadS { options.speechPadSeconds = speechPadS }
+        options.hotwords = hotwords
         options.decoding = PipelineOptions.windowDecoding(decoding)
         return options
     }

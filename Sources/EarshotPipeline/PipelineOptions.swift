@@ -49,6 +49,8 @@ public struct PipelineOptions: Sendable {
     public var segmentsPerUtterance = true
     /// Output segments keep their words (times on the recording's timeline), for `--word-timestamps`.
     public var keepWords = false
+    /// Hotwords for a SeACo-Paraformer (`"阿里巴巴 达摩院"`, or FunASR's weighted `"阿里巴巴 20 达摩院 1.5"`).
+    public var hotwords: String?
     /// Inside one piece of speech whose text spans longer than this (seconds), segments end at sentence ends.
     public var maxUtteranceSeconds: Double = 15
 

@@ -85,7 +85,7 @@ public final class StreamingTranscriber {
         chunkSamples = recognizer.windowSamples
         // Cutting segments needs word times only; probabilities cost a vocabulary projection per token.
         settings = RecognitionSettings(language: recognizer.needsLanguage ? options.language : recognizer.fixedLanguage,
-                                       translate: options.decoding.task == .translate,
+                                       translate: options.decoding.task == .translate, hotwords: options.hotwords,
                                        wordTimings: options.segmentsPerUtterance || options.keepWords,
                                        wordProbabilities: options.keepWords)
         try recognizer.validate(settings)

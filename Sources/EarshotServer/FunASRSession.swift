@@ -256,8 +256,11 @@ final class FunASRSession: @unchecked Sendable {
         active = nil
         for entry in previous { await entry.finisher?.value; await entry.reader?.value }
         previous = []
-        let options = JobOptions(language: config.language, initialPrompt: config.prompt, wordTimestamps: true,
-                                 windowPerUtterance: config.mode != .offline)
+        // Whisper takes the hotwords as its prompt; SeACo-Paraformer biases towards them itself.
+        let whisper = engine.recognizer is WhisperRecognizer
+        let options = JobOptions(language: config.language, initialPrompt: whisper ? config.prompt : nil, wordTimestamps: true,
+                                 windowPerUtterance: config.mode != .offline,
+                                 hotwords: whisper ? nil : config.prompt?.replacingOccurrences(of: ", ", with: " "))
         let job: RecognitionJob
         do { job = try await engine.startJob(options) } catch let error as EngineError {
             switch error {

@@ -22,6 +22,9 @@ public final class WhisperRecognizer: SpeechRecognizer {
     public var fixedLanguage: String? { model.isMultilingual ? nil : "en" }
 
     public func validate(_ settings: RecognitionSettings) throws {
+        if settings.hotwords != nil {
+            throw WhisperError("hotwords bias a SeacoParaformer model; Whisper has none: give the words as --initial-prompt instead")
+        }
         if model.isMultilingual, let language = settings.language, model.tokenizer.languageToken(code: language) == nil {
             throw WhisperError("unknown language '\(language)': use an ISO 639-1 code Whisper knows (en, zh, de, …)")
         }

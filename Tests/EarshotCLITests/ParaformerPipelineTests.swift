@@ -15,10 +15,11 @@ struct ParaformerPipelineTests {
         struct Call: Decodable { var items: [Item] }
         struct Item: Decodable { var key: String; var text: String; var timestamp: [[Int]]? }
         var runs: [String: Run]
+        var hotwords: String?
 
-        /// FunASR's result for one clip run alone.
-        func single(_ key: String) throws -> Item {
-            try #require(runs["single"]?.calls.flatMap(\.items).first { $0.key == key })
+        /// FunASR's result for one clip run alone (`single`, or `single_hw` with the hotwords).
+        func single(_ key: String, run: String = "single") throws -> Item {
+            try #require(runs[run]?.calls.flatMap(\.items).first { $0.key == key })
         }
     }
 
@@ -54,6 +55,22 @@ struct ParaformerPipelineTests {
             #expect(words.map { Int(($0.start * 1000).rounded()) } == stamps.map { min($0[0], clipMs) })
             #expect(words.map { Int(($0.end * 1000).rounded()) } == stamps.map { min($0[1], clipMs) })
         }
+    }
+
+    @Test("--hotwords bias SeACo as FunASR's hotword run does; other models refuse them")
+    func hotwords() throws {
+        let clip = try CommandRunner.asset("audio/zh/asr_example.wav")
+        let oracle = try Self.oracle("seaco-small")
+        let words = try #require(oracle.hotwords)
+        let result = try CommandRunner.run(["transcribe", clip, "--model", "\(Self.fixtures)/seaco-small", "--vad", "none",
+                                            "--precision", "fp32", "--hotwords", words])
+        try #require(result.status == 0, "\(result.stderr)")
+        let unspaced = { (s: String) in s.filter { !$0.isWhitespace } }
+        let want = try oracle.single("zh", run: "single_hw")
+        #expect(unspaced(result.stdout) == unspaced(want.text))
+        #expect(unspaced(want.text) != unspaced(try oracle.single("zh").text), "the hotwords changed nothing in FunASR's run")
+        let refused = try CommandRunner.run(["transcribe", clip, "--model", "\(Self.fixtures)/bicif-small", "--hotwords", words])
+        #expect(refused.status != 0 && refused.stderr.contains("SeacoParaformer"), "\(refused.stderr)")
     }
 
     @Test("FSMN-VAD → batched Paraformer under --memory-limit: peak RSS within it, same text as one window per batch")

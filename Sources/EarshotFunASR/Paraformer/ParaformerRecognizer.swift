@@ -66,7 +66,8 @@ public final class ParaformerRecognizer: SpeechRecognizer {
 
     private func prepared(_ hotwords: String) throws -> SeacoHotwords {
         if let cached = hotwordCache.withLock({ $0[hotwords] }) { return cached }
-        let prepared = try model.prepareHotwords(hotwords)
+        // FunASR's weighted form ("阿里巴巴 20 达摩院 1.5") keeps only the words for SeACo.
+        let prepared = try model.prepareHotwords(ParaformerModel.hotwordWords(weighted: hotwords))
         hotwordCache.withLock { $0[hotwords] = prepared }
         return prepared
     }
@@ -88,7 +89,8 @@ public final class ParaformerRecognizer: SpeechRecognizer {
         let start = words?.first?.start ?? chunk.startSeconds
         let end = words?.last?.end ?? chunk.startSeconds + chunk.durationSeconds
         return [TranscriptSegment(id: 0, seek: Int((chunk.startSeconds * 100).rounded()), start: start, end: end,
-                                  text: text, tokens: result.tokenIDs, temperature: 0, avgLogProb: 0,
+                                  text: text, tokens: result.tokenIDs, temperature: 0,
+                                  avgLogProb: result.positions > 0 ? result.logProbability / Double(result.positions) : 0,
                                   compressionRatio: 0, noSpeechProb: 0, words: words)]
     }
 
