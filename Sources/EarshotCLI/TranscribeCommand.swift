@@ -26,8 +26,10 @@ struct TranscribeCommand: ParsableCommand {
             temperature fallback) over the whole file held in memory.
             """)
 
-    @Argument(help: "Audio files to transcribe.")
-    var audio: [String]
+    @Argument(help: "Audio files to transcribe (or none, with --manifest).")
+    var audio: [String] = []
+
+    @OptionGroup(title: "Corpus (many files)") var corpus: CorpusArguments
 
     @OptionGroup var pipeline: PipelineArguments
 
@@ -72,7 +74,9 @@ struct TranscribeCommand: ParsableCommand {
 
 
     func validate() throws {
-        guard !audio.isEmpty else { throw ValidationError("give at least one audio file") }
+        if corpus.manifest != nil { return try validateCorpus() }
+        guard !audio.isEmpty else { throw ValidationError("give at least one audio file (or --manifest FILE|DIR|-)") }
+        try corpus.refuseWithoutManifest()
         guard TranscriptFormat(rawValue: outputFormat) != nil else {
             throw ValidationError("unknown --output-format '\(outputFormat)'; use one of: \(TranscriptFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -105,6 +109,7 @@ struct TranscribeCommand: ParsableCommand {
     }
 
     func run() throws {
+        if corpus.manifest != nil { return try runCorpus() }
         let format = TranscriptFormat(rawValue: outputFormat)!
         var options = WhisperDecodingOptions()
         options.beamSize = beamSize ?? (sequential ? 5 : 1)
