@@ -23,10 +23,14 @@ struct CorpusArguments: ParsableArguments {
     @Option(help: "With --manifest: files in flight at once (default: enough to fill two batches, within the memory plan).")
     var jobs: Int?
 
+    @Flag(help: "With --manifest: list this shard's files (relative path, seconds, todo or done) and totals, then stop; no model is loaded.")
+    var dryRun = false
+
     /// Corpus flags given without `--manifest` are refused rather than ignored.
     func refuseWithoutManifest() throws {
         let given: [(String, Bool)] = [("--manifest-root", manifestRoot != nil), ("--shard", shard != nil),
-                                       ("--overwrite", overwrite), ("--fail-fast", failFast), ("--jobs", jobs != nil)]
+                                       ("--overwrite", overwrite), ("--fail-fast", failFast), ("--jobs", jobs != nil),
+                                       ("--dry-run", dryRun)]
         if let flag = given.first(where: \.1)?.0 { throw ValidationError("\(flag) applies to a corpus run; add --manifest FILE|DIR|-") }
     }
 }
@@ -59,6 +63,11 @@ extension TranscribeCommand {
         // The manifest and its outputs are checked before any model loads.
         let manifest = try CorpusManifest(source: corpus.manifest!, root: corpus.manifestRoot)
         try CorpusJob.checkCollisions(manifest.entries, format: format)
+        if corpus.dryRun {
+            try OutputFile.writeToStandardOutput(try CorpusJob.plan(manifest: manifest, format: format, shard: shard,
+                                                                    outputDirectory: outputDir!, overwrite: corpus.overwrite))
+            return
+        }
         var options = WhisperDecodingOptions()
         options.beamSize = 1
         options.language = language

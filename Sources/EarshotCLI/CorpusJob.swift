@@ -242,6 +242,25 @@ final class CorpusJob: @unchecked Sendable {
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 
+    /// `--dry-run`: this shard's files, each with its seconds and whether it is still to do, then totals.
+    static func plan(manifest: CorpusManifest, format: CorpusOutputFormat, shard: ShardSpec?, outputDirectory: String,
+                     overwrite: Bool) throws -> String {
+        let share = shard.map { $0.select(manifest.entries) } ?? manifest.entries
+        let journal = FileManager.default.fileExists(atPath: outputDirectory)
+            ? try CorpusJournal.read(directory: outputDirectory) : [:]
+        var text = ""
+        var todo = 0
+        for entry in share {
+            let done = !overwrite && CorpusJournal.isFinished(entry, outputs: outputs(of: entry, format: format),
+                                                              outputDirectory: outputDirectory, journal: journal)
+            if !done { todo += 1 }
+            text += String(format: "%@\t%.3f\t%@\n", entry.relativePath, entry.seconds, done ? "done" : "todo")
+        }
+        text += String(format: "# %d files, %.3f s of audio, %d to do (root %@)\n", share.count,
+                       share.reduce(0) { $0 + $1.seconds }, todo, manifest.root)
+        return text
+    }
+
     /// The end-of-run summary for standard error.
     static func summary(_ outcome: CorpusOutcome, shard: ShardSpec?) -> String {
         var text = "corpus\(shard.map { " shard \($0.index)/\($0.count)" } ?? ""): \(outcome.files) files"

@@ -35,16 +35,7 @@ final class CorpusJournal: @unchecked Sendable {
     init(directory: String, shard: ShardSpec?) throws {
         let name = shard.map { "\(Self.prefix)-\($0.index)-of-\($0.count).jsonl" } ?? "\(Self.prefix).jsonl"
         path = (directory as NSString).appendingPathComponent(name)
-        var finished: [String: Record] = [:]
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let decoder = JSONDecoder()
-        for journal in names.sorted() where journal.hasPrefix(Self.prefix) && journal.hasSuffix(".jsonl") {
-            guard let data = FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(journal)) else { continue }
-            for line in data.split(separator: UInt8(ascii: "\n")) {
-                // A torn line (the process died while writing it) does not decode and is skipped.
-                if let record = try? decoder.decode(Record.self, from: Data(line)) { finished[record.path] = record }
-            }
-        }
+        let finished = try Self.read(directory: directory)
         self.finished = finished
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
@@ -59,6 +50,21 @@ final class CorpusJournal: @unchecked Sendable {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// Every journal in `directory`, by input path (the last line wins; torn lines are skipped).
+    static func read(directory: String) throws -> [String: Record] {
+        var finished: [String: Record] = [:]
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let decoder = JSONDecoder()
+        for journal in names.sorted() where journal.hasPrefix(Self.prefix) && journal.hasSuffix(".jsonl") {
+            guard let data = FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(journal)) else { continue }
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                // A torn line (the process died while writing it) does not decode and is skipped.
+                if let record = try? decoder.decode(Record.self, from: Data(line)) { finished[record.path] = record }
+            }
+        }
+        return finished
+    }
+
     /// Size and modification time of an input, as journaled.
     static func identity(of path: String) -> (size: Int64, mtime: Int64, mtimeNs: Int64)? {
         var info = stat()
@@ -68,7 +74,11 @@ final class CorpusJournal: @unchecked Sendable {
 
     /// Whether `entry` is done: journaled with its current size and time, with exactly `outputs`, all present.
     func isFinished(_ entry: CorpusEntry, outputs: [String], outputDirectory: String) -> Bool {
-        guard let record = finished[entry.relativePath], record.outputs == outputs,
+        Self.isFinished(entry, outputs: outputs, outputDirectory: outputDirectory, journal: finished)
+    }
+
+    static func isFinished(_ entry: CorpusEntry, outputs: [String], outputDirectory: String, journal: [String: Record]) -> Bool {
+        guard let record = journal[entry.relativePath], record.outputs == outputs,
               let id = Self.identity(of: entry.path),
               id.size == record.size, id.mtime == record.mtime, id.mtimeNs == record.mtimeNs else { return false }
         return outputs.allSatisfy { FileManager.default.fileExists(atPath: (outputDirectory as NSString).appendingPathComponent($0)) }
