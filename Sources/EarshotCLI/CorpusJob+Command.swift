@@ -26,11 +26,37 @@ struct CorpusArguments: ParsableArguments {
     @Flag(help: "With --manifest: list this shard's files (relative path, seconds, todo or done) and totals, then stop; no model is loaded.")
     var dryRun = false
 
+    @Option(help: "With --output-format jsonl: drop labels whose window's average token log-probability is below this (e.g. -1.0).")
+    var minAvgLogprob: Double?
+
+    @Option(help: "With --output-format jsonl: drop labels whose text's zlib compression ratio is above this (e.g. 2.4: repetition loops).")
+    var maxCompressionRatio: Double?
+
+    @Option(help: "With --output-format jsonl: drop labels whose window's no-speech probability is above this (e.g. 0.6).")
+    var maxNoSpeechProb: Double?
+
+    @Flag(help: "With --output-format jsonl: cut each kept utterance out as a 16-kHz WAV (one label per utterance, plus an audiofolder metadata.jsonl).")
+    var cutAudio = false
+
+    var labelFilter: LabelFilter {
+        LabelFilter(minAvgLogProb: minAvgLogprob, maxCompressionRatio: maxCompressionRatio, maxNoSpeechProb: maxNoSpeechProb)
+    }
+
+    /// Label flags without `--output-format jsonl` are refused rather than ignored.
+    func refuseLabelFlags(format: String) throws {
+        guard format != "jsonl" else { return }
+        let given: [(String, Bool)] = [("--min-avg-logprob", minAvgLogprob != nil), ("--max-compression-ratio", maxCompressionRatio != nil),
+                                       ("--max-no-speech-prob", maxNoSpeechProb != nil), ("--cut-audio", cutAudio)]
+        if let flag = given.first(where: \.1)?.0 { throw ValidationError("\(flag) applies to teacher labels: add --output-format jsonl") }
+    }
+
     /// Corpus flags given without `--manifest` are refused rather than ignored.
     func refuseWithoutManifest() throws {
         let given: [(String, Bool)] = [("--manifest-root", manifestRoot != nil), ("--shard", shard != nil),
                                        ("--overwrite", overwrite), ("--fail-fast", failFast), ("--jobs", jobs != nil),
-                                       ("--dry-run", dryRun)]
+                                       ("--dry-run", dryRun), ("--cut-audio", cutAudio),
+                                       ("--min-avg-logprob", minAvgLogprob != nil), ("--max-compression-ratio", maxCompressionRatio != nil),
+                                       ("--max-no-speech-prob", maxNoSpeechProb != nil)]
         if let flag = given.first(where: \.1)?.0 { throw ValidationError("\(flag) applies to a corpus run; add --manifest FILE|DIR|-") }
     }
 }
@@ -42,8 +68,9 @@ extension TranscribeCommand {
         }
         guard outputDir != nil else { throw ValidationError("--manifest needs --output-dir: one output per input, mirroring the input tree") }
         guard CorpusOutputFormat(name: outputFormat) != nil else {
-            throw ValidationError("unknown --output-format '\(outputFormat)'; use one of: \(TranscriptFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError("unknown --output-format '\(outputFormat)'; use one of: \(TranscriptFormat.allCases.map(\.rawValue).joined(separator: ", ")), jsonl (teacher labels)")
         }
+        try corpus.refuseLabelFlags(format: outputFormat)
         let refused: [(String, Bool)] = [("--sequential", sequential), ("--memory-report", memoryReport), ("--profile", profile),
                                          ("--beam-size", (beamSize ?? 1) != 1), ("--temperature", temperature != nil)]
         if let flag = refused.first(where: \.1)?.0 {
@@ -58,7 +85,7 @@ extension TranscribeCommand {
 
     /// `--manifest`: the whole corpus (or this shard of it) through one engine; the summary on standard error.
     func runCorpus() throws {
-        let format = CorpusOutputFormat(name: outputFormat)!
+        let format = CorpusOutputFormat(name: outputFormat, filter: corpus.labelFilter, cutAudio: corpus.cutAudio)!
         let shard = try corpus.shard.map { try ShardSpec(parsing: $0) }
         // The manifest and its outputs are checked before any model loads.
         let manifest = try CorpusManifest(source: corpus.manifest!, root: corpus.manifestRoot)
@@ -81,7 +108,7 @@ extension TranscribeCommand {
         engineOptions.pipeline = try pipeline.pipelineOptions(decoding: options, language: language, keepWords: wordTimestamps)
         let engine = try RecognitionEngine(recognizer: recognizer, vad: try pipeline.loadVAD(), options: engineOptions)
         let settings = CorpusSettings(
-            outputDirectory: outputDir!, format: format, task: options.task,
+            outputDirectory: CorpusManifest.absolute(outputDir!, base: FileManager.default.currentDirectoryPath), format: format, task: options.task,
             job: JobOptions(language: language, translate: options.task == .translate, initialPrompt: initialPrompt,
                             wordTimestamps: wordTimestamps),
             overwrite: corpus.overwrite, failFast: corpus.failFast, concurrency: corpus.jobs, progress: progress,

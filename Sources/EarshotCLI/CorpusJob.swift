@@ -34,6 +34,11 @@ struct CorpusOutcome: Sendable {
     var audioSeconds = 0.0
     var wallSeconds = 0.0
     var failures: [CorpusFailure] = []
+    /// Teacher labels written and dropped by the filters (`--output-format jsonl`).
+    var labelsKept = 0
+    var labelsDropped = 0
+    /// Merged label files written at the end, with their line counts.
+    var merged: [(String, Int)] = []
 }
 
 /// `earshot transcribe --manifest`: many files through one ``RecognitionEngine``, so windows of different
@@ -59,6 +64,8 @@ final class CorpusJob: @unchecked Sendable {
         var lastDrawn = Date.distantPast
         var failures: [CorpusFailure] = []
         var stop = false
+        var labelsKept = 0
+        var labelsDropped = 0
     }
 
     /// Plans the run: refuses clashing outputs, opens the journal.
@@ -89,6 +96,9 @@ final class CorpusJob: @unchecked Sendable {
     /// Two inputs that would write the same output (`a/x.wav` and `a/x.mp3`) are refused, naming them all.
     static func checkCollisions(_ entries: [CorpusEntry], format: CorpusOutputFormat) throws {
         var owners: [String: [String]] = [:]
+        if case .labels = format {
+            for merged in ["labels.funasr.jsonl", "metadata.jsonl"] { owners[merged] = ["(the merged labels)"] }
+        }
         for entry in entries {
             for output in outputs(of: entry, format: format) { owners[output, default: []].append(entry.relativePath) }
         }
@@ -152,6 +162,23 @@ final class CorpusJob: @unchecked Sendable {
         outcome.audioSeconds = progress.secondsDone
         outcome.failures = progress.failures.sorted { $0.path < $1.path }
         outcome.notStarted = todo.count - progress.filesDone - progress.failures.count
+        outcome.labelsKept = progress.labelsKept
+        outcome.labelsDropped = progress.labelsDropped
+        if case .labels(_, let cutAudio) = settings.format, !manifest.entries.isEmpty {
+            // Every input of the manifest whose labels exist (other shards' too), in manifest order.
+            do {
+                let funasr = try LabelWriter.merge(manifest.entries, suffix: ".funasr.jsonl", into: "labels.funasr.jsonl",
+                                                   outputDirectory: settings.outputDirectory)
+                outcome.merged.append(("labels.funasr.jsonl", funasr))
+                if cutAudio {
+                    let hf = try LabelWriter.merge(manifest.entries, suffix: ".hf.jsonl", into: "metadata.jsonl",
+                                                   outputDirectory: settings.outputDirectory)
+                    outcome.merged.append(("metadata.jsonl", hf))
+                }
+            } catch {
+                outcome.failures.append(CorpusFailure(path: "(merged labels)", reason: "\(error)"))
+            }
+        }
         outcome.wallSeconds = Date().timeIntervalSince(started)
         return outcome
     }
@@ -215,8 +242,14 @@ final class CorpusJob: @unchecked Sendable {
             writer.abort()
             throw error
         }
+        let counts = writer.labelCounts
+        state.withLock {
+            $0.labelsKept += counts.kept
+            $0.labelsDropped += counts.dropped
+        }
         try journal.append(CorpusJournal.Record(path: entry.relativePath, size: identity.size, mtime: identity.mtime,
-                                                mtimeNs: identity.mtimeNs, outputs: outputs, seconds: summary.audioSeconds))
+                                                mtimeNs: identity.mtimeNs, outputs: writer.writtenFiles ?? outputs,
+                                                seconds: summary.audioSeconds))
         return summary.audioSeconds
     }
 
@@ -270,6 +303,10 @@ final class CorpusJob: @unchecked Sendable {
                        outcome.wallSeconds > 0 ? outcome.audioSeconds / outcome.wallSeconds : 0)
         if let peak = ProcessMemory.peakRSS() { text += "; peak RSS \(peak)" }
         text += "\n"
+        if !outcome.merged.isEmpty {
+            text += "labels: \(outcome.labelsKept) written, \(outcome.labelsDropped) dropped by the filters this run; "
+            text += outcome.merged.map { "\($0.0) \($0.1) lines" }.joined(separator: ", ") + " (whole manifest)\n"
+        }
         if !outcome.failures.isEmpty {
             text += "failed:\n" + outcome.failures.map { "  \($0.path): \($0.reason)\n" }.joined()
         }

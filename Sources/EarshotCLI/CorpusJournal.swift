@@ -72,16 +72,16 @@ final class CorpusJournal: @unchecked Sendable {
         return (Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec))
     }
 
-    /// Whether `entry` is done: journaled with its current size and time, with exactly `outputs`, all present.
+    /// Whether `entry` is done: journaled with its current size and time, with at least `outputs`, and every file it lists present.
     func isFinished(_ entry: CorpusEntry, outputs: [String], outputDirectory: String) -> Bool {
         Self.isFinished(entry, outputs: outputs, outputDirectory: outputDirectory, journal: finished)
     }
 
     static func isFinished(_ entry: CorpusEntry, outputs: [String], outputDirectory: String, journal: [String: Record]) -> Bool {
-        guard let record = journal[entry.relativePath], record.outputs == outputs,
+        guard let record = journal[entry.relativePath], Set(outputs).isSubset(of: record.outputs),
               let id = Self.identity(of: entry.path),
               id.size == record.size, id.mtime == record.mtime, id.mtimeNs == record.mtimeNs else { return false }
-        return outputs.allSatisfy { FileManager.default.fileExists(atPath: (outputDirectory as NSString).appendingPathComponent($0)) }
+        return record.outputs.allSatisfy { FileManager.default.fileExists(atPath: (outputDirectory as NSString).appendingPathComponent($0)) }
     }
 
     /// Appends a record as one line and forces it to disk.
