@@ -154,6 +154,12 @@ struct CorpusJobTests {
         #expect(missing.status != 0 && missing.stderr.contains("nothing.txt"), "\(missing.stderr)")
         let noDir = try CommandRunner.run(["transcribe", "--manifest", tree])
         #expect(noDir.status != 0 && noDir.stderr.contains("--output-dir"), "\(noDir.stderr)")
+        // Plain `transcribe FILES --output-dir` refuses files whose outputs share a name, naming them.
+        let plain = try CommandRunner.run(["transcribe", tree + "/cards/001.wav", tree + "/books/001.wav", tree + "/cards/002.wav",
+                                           "--output-dir", work + "/plain", "--model", tiny])
+        #expect(plain.status == 1 && plain.stderr.contains("001.txt") && plain.stderr.contains("books/001.wav")
+                && plain.stderr.contains("--manifest"), "\(plain.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: work + "/plain/002.txt"))
         let both = try CommandRunner.run(["transcribe", "--manifest", tree, tree + "/cards/002.wav", "--output-dir", work + "/out"])
         #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.stderr)")
     }
