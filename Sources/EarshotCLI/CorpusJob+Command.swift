@@ -88,7 +88,7 @@ extension TranscribeCommand {
         let format = CorpusOutputFormat(name: outputFormat, filter: corpus.labelFilter, cutAudio: corpus.cutAudio)!
         let shard = try corpus.shard.map { try ShardSpec(parsing: $0) }
         // The manifest and its outputs are checked before any model loads.
-        let manifest = try CorpusManifest(source: corpus.manifest!, root: corpus.manifestRoot)
+        let manifest = try CorpusManifest(source: corpus.manifest!, root: corpus.manifestRoot, excluding: outputDir)
         try CorpusJob.checkCollisions(manifest.entries, format: format)
         if corpus.dryRun {
             try OutputFile.writeToStandardOutput(try CorpusJob.plan(manifest: manifest, format: format, shard: shard,

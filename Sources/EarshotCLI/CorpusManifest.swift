@@ -35,9 +35,11 @@ struct CorpusManifest: Sendable {
     /// - Parameters:
     ///   - source: a list file, `-` (standard input) or a directory.
     ///   - root: overrides the root outputs are mirrored from.
+    ///   - excluding: a folder whose files are never inputs (the output folder, when it lies inside a walked
+    ///     folder: cut utterances written there must not become inputs of the next run).
     /// - Throws: `CLIError` for a missing manifest, a listed file that is missing or outside the root, or
     ///   an empty manifest.
-    init(source: String, root: String? = nil) throws {
+    init(source: String, root: String? = nil, excluding: String? = nil) throws {
         let cwd = FileManager.default.currentDirectoryPath
         var isDirectory: ObjCBool = false
         var paths: [String]
@@ -59,6 +61,10 @@ struct CorpusManifest: Sendable {
             }
         } else {
             throw CLIError("--manifest \(source): no such file or directory")
+        }
+        if let excluding {
+            let prefix = Self.absolute(excluding, base: cwd) + "/"
+            paths.removeAll { $0.hasPrefix(prefix) }
         }
         guard !paths.isEmpty else {
             throw CLIError("--manifest \(source) names no audio files\(defaultRoot != nil ? " (looked for \(Self.audioExtensions.sorted().joined(separator: ", ")))" : "")")

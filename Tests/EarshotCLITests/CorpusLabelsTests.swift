@@ -67,6 +67,15 @@ struct CorpusLabelsTests {
         #expect(Set(kept.compactMap { $0["key"] as? String }) == keep)
         #expect(again.stderr.contains("\(keep.count) written, \(funasr.count - keep.count) dropped"), "\(again.stderr)")
         #expect(try Self.lines(filtered + "/metadata.jsonl").count == keep.count)
+        // An output folder inside the walked folder: its cut utterances never become inputs of the next run.
+        let inside = tree + "/labels-here"
+        for round in 0..<2 {
+            let result = try CommandRunner.run(["transcribe", "--manifest", tree, "--output-dir", inside, "--model", tiny,
+                                                "--output-format", "jsonl", "--cut-audio", "--no-progress"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.contains(round == 0 ? "10 files: 10 transcribed" : "10 files: 0 transcribed, 10 already done"),
+                    "\(result.stderr)")
+        }
         // Label flags without jsonl are refused.
         let refused = try CommandRunner.run(["transcribe", "--manifest", tree, "--output-dir", filtered, "--cut-audio"])
         #expect(refused.status != 0 && refused.stderr.contains("--output-format jsonl"), "\(refused.stderr)")
