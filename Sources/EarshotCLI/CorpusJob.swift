@@ -37,6 +37,9 @@ struct CorpusOutcome: Sendable {
     /// Teacher labels written and dropped by the filters (`--output-format jsonl`).
     var labelsKept = 0
     var labelsDropped = 0
+    /// Windows recognised and batches run by the engine (windows of different files share batches).
+    var windows = 0
+    var batches = 0
     /// Merged label files written at the end, with their line counts.
     var merged: [(String, Int)] = []
 }
@@ -162,6 +165,9 @@ final class CorpusJob: @unchecked Sendable {
         outcome.audioSeconds = progress.secondsDone
         outcome.failures = progress.failures.sorted { $0.path < $1.path }
         outcome.notStarted = todo.count - progress.filesDone - progress.failures.count
+        let status = engine.status
+        outcome.windows = status.windows
+        outcome.batches = status.batches
         outcome.labelsKept = progress.labelsKept
         outcome.labelsDropped = progress.labelsDropped
         if case .labels(_, let cutAudio) = settings.format, !manifest.entries.isEmpty {
@@ -302,6 +308,10 @@ final class CorpusJob: @unchecked Sendable {
         text += String(format: "\naudio %.3f h in %.1f s wall: %.1f× real time", outcome.audioSeconds / 3600, outcome.wallSeconds,
                        outcome.wallSeconds > 0 ? outcome.audioSeconds / outcome.wallSeconds : 0)
         if let peak = ProcessMemory.peakRSS() { text += "; peak RSS \(peak)" }
+        if outcome.batches > 0 {
+            text += String(format: "; %d windows in %d batches (%.1f per batch)", outcome.windows, outcome.batches,
+                           Double(outcome.windows) / Double(outcome.batches))
+        }
         text += "\n"
         if !outcome.merged.isEmpty {
             text += "labels: \(outcome.labelsKept) written, \(outcome.labelsDropped) dropped by the filters this run; "
