@@ -24,10 +24,16 @@ struct TranscribeCommand: ParsableCommand {
             crosses --memory-limit. --sequential instead runs faster-whisper's \
             long-form algorithm (30-s windows with seeking, previous text as prompt, beam search, \
             temperature fallback) over the whole file held in memory.
+
+            --manifest FILE|DIR|- runs a whole corpus in one process on one shared engine: outputs mirror \
+            the input tree under --output-dir, a journal there makes reruns skip finished files, --shard I/N \
+            takes a duration-balanced share, --output-format jsonl writes teacher labels (docs/corpus.md).
             """)
 
-    @Argument(help: "Audio files to transcribe.")
-    var audio: [String]
+    @Argument(help: "Audio files to transcribe (or none, with --manifest).")
+    var audio: [String] = []
+
+    @OptionGroup(title: "Corpus (many files)") var corpus: CorpusArguments
 
     @OptionGroup var pipeline: PipelineArguments
 
@@ -72,7 +78,9 @@ struct TranscribeCommand: ParsableCommand {
 
 
     func validate() throws {
-        guard !audio.isEmpty else { throw ValidationError("give at least one audio file") }
+        if corpus.manifest != nil { return try validateCorpus() }
+        guard !audio.isEmpty else { throw ValidationError("give at least one audio file (or --manifest FILE|DIR|-)") }
+        try corpus.refuseWithoutManifest()
         guard TranscriptFormat(rawValue: outputFormat) != nil else {
             throw ValidationError("unknown --output-format '\(outputFormat)'; use one of: \(TranscriptFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -105,6 +113,7 @@ struct TranscribeCommand: ParsableCommand {
     }
 
     func run() throws {
+        if corpus.manifest != nil { return try runCorpus() }
         let format = TranscriptFormat(rawValue: outputFormat)!
         var options = WhisperDecodingOptions()
         options.beamSize = beamSize ?? (sequential ? 5 : 1)
@@ -135,6 +144,7 @@ struct TranscribeCommand: ParsableCommand {
         }
 
         if let outputDir {
+            try Self.refuseClashingOutputs(audio, format: format)
             var isDirectory: ObjCBool = false
             if !FileManager.default.fileExists(atPath: outputDir, isDirectory: &isDirectory) {
                 try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
@@ -187,6 +197,17 @@ struct TranscribeCommand: ParsableCommand {
             }
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Files whose outputs would land on the same name in --output-dir (`a/x.wav`, `b/x.wav`) are refused
+    /// up front rather than the second silently replacing the first.
+    static func refuseClashingOutputs(_ paths: [String], format: TranscriptFormat) throws {
+        let byName = Dictionary(grouping: paths) { ((($0 as NSString).lastPathComponent as NSString).deletingPathExtension) + "." + format.fileExtension }
+        let clashes = byName.filter { Set($0.value).count > 1 }.sorted { $0.key < $1.key }
+        guard clashes.isEmpty else {
+            let lines = clashes.prefix(20).map { "  \($0.key) ← \(Set($0.value).sorted().joined(separator: ", "))" }.joined(separator: "\n")
+            throw CLIError("\(clashes.count) output name(s) in --output-dir would be written by more than one input; nothing was transcribed. Use --manifest DIR (outputs mirror the input tree) or rename:\n\(lines)")
+        }
     }
 
     private var temperatures: [Float] {
