@@ -13,6 +13,8 @@ final class EngineScheduler: @unchecked Sendable {
         case window(PackedWindow)
         case partial([Float], CheckedContinuation<[TranscriptSegment]?, any Error>)
 
+        var isPartial: Bool { if case .partial = self { true } else { false } }
+
         var sampleCount: Int {
             switch self {
             case .window(let w): w.samples.count
@@ -37,6 +39,8 @@ final class EngineScheduler: @unchecked Sendable {
         var nextIndex = 0
         var segmentCount = 0
         var windowsDone = 0
+        /// The batch (by `servedCount`) this job last had a window in; -1 before its first.
+        var lastServed = -1
 
         init(job: RecognitionJob) {
             self.job = job
@@ -53,7 +57,8 @@ final class EngineScheduler: @unchecked Sendable {
     private var abandoned: Set<Int> = []
     private var entries: [Int: Entry] = [:]
     private var ring: [Int] = []
-    private var cursor = 0
+    /// Batches taken so far; each entry remembers the last one it was in (`Entry.lastServed`).
+    private var servedCount = 0
     private var draining = false
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     private var batches = 0
@@ -320,32 +325,42 @@ extension EngineScheduler {
         }
     }
 
-    /// The next batch: the first job after the last one served that has something queued leads (partials
-    /// first); then, round-robin over the jobs, the head of each queue decoded with the same settings joins,
-    /// while the batch is under the cap and FunASR's `batch_size_s` (longest × count).
+    /// The next batch. The job served least recently leads (partial results first; a job that has never
+    /// been served comes before every other, so a new request waits only for the batch in progress); then the
+    /// heads of the other queues join, least recently served first and round after round, if they are decoded
+    /// with the same settings, their speech is of similar length (within a factor of 2 of the lead's: FunASR
+    /// sorts items by duration before batching for the same reason — a short item batched with long ones
+    /// waits for their decoding), and the batch stays under the cap and FunASR's `batch_size_s`
+    /// (longest × count).
     private func takeBatchLocked() -> Batch? {
         guard let engine, !ring.isEmpty else { return nil }
-        let order = (0..<ring.count).map { ring[($0 + cursor) % ring.count] }
-        let ready = order.compactMap { entries[$0] }.filter { !$0.queue.isEmpty }
-        guard let lead = ready.first(where: { if case .partial = $0.queue[0] { true } else { false } }) ?? ready.first else {
-            return nil
-        }
-        cursor = (ring.firstIndex(of: lead.job.id).map { $0 + 1 } ?? 0) % max(ring.count, 1)
+        let ready = ring.compactMap { entries[$0] }.filter { !$0.queue.isEmpty }
+            .sorted { a, b in
+                let pa = a.queue[0].isPartial, pb = b.queue[0].isPartial
+                return pa != pb ? pa : a.lastServed < b.lastServed   // stable: ties keep admission order
+            }
+        guard let lead = ready.first else { return nil }
+        servedCount += 1
+        lead.lastServed = servedCount
         if engine.recognizer.needsLanguage, lead.language == nil {
             return Batch(items: [(lead, lead.queue.removeFirst())], needsLanguage: true)
         }
         let key = engine.settings(for: lead.job.options, language: lead.language)
         let budgetMs = Int(engine.options.pipeline.batchSizeSeconds * 1000)
         var items: [(entry: Entry, item: Item)] = [(lead, lead.queue.removeFirst())]
-        var longest = items[0].item.sampleCount
+        let leadSamples = items[0].item.sampleCount
+        var longest = leadSamples
         var progress = true
         while progress && items.count < engine.batchCap {
             progress = false
             for entry in ready where items.count < engine.batchCap && !entry.queue.isEmpty {
                 guard engine.settings(for: entry.job.options, language: entry.language) == key else { continue }
-                let candidate = max(longest, entry.queue[0].sampleCount)
+                let samples = entry.queue[0].sampleCount
+                guard samples <= 2 * leadSamples && 2 * samples >= leadSamples else { continue }
+                let candidate = max(longest, samples)
                 guard candidate * (items.count + 1) / 16 <= budgetMs else { continue }
                 longest = candidate
+                entry.lastServed = servedCount
                 items.append((entry, entry.queue.removeFirst()))
                 progress = true
             }
