@@ -26,6 +26,8 @@ SDIST="$CACHE/downloads/funasr-1.3.9.tar.gz"
 TORCH="torch==2.13.0+cpu"
 NODEPS="funasr==1.4.3
 torchaudio==2.11.0"
+# datasets/pyarrow: bench/check_labels.py loads corpus teacher labels as a Hugging Face audiofolder
+# (datasets 4+ needs torchcodec for audio; pyarrow 18+ needs NumPy 2).
 EXTRA="numpy==1.26.4
 soundfile==0.14.0
 PyYAML==6.0.4
@@ -34,7 +36,9 @@ tqdm==4.70.1
 kaldiio==2.18.1
 librosa==0.11.0
 RapidFuzz==3.14.6
-six==1.17.0"
+six==1.17.0
+datasets==3.6.0
+pyarrow==17.0.0"
 # Transitive dependencies, pinned to the set the fixtures were made with (pip freeze of the reference venv).
 CONSTRAINTS="audioread==3.1.0
 certifi==2026.10.19.post1
@@ -42,7 +46,7 @@ cffi==2.1.1
 charset-normalizer==3.5.3
 decorator==5.3.1
 filelock==4.3.1
-fsspec==2026.9.0
+fsspec==2025.3.0
 idna==3.20
 Jinja2==3.1.6
 joblib==1.6.0
