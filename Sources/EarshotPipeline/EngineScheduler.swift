@@ -370,7 +370,6 @@ extension EngineScheduler {
 
     private func run(_ batch: Batch, engine: RecognitionEngine) {
         let started = Date()
-        var batch = batch
         if batch.needsLanguage {
             let entry = batch.items[0].entry
             let samples: [Float] = switch batch.items[0].item {
@@ -393,7 +392,6 @@ extension EngineScheduler {
             defer { for r in reservations { r.release() } }
             return try engine.recognizer.recognize(chunks, settings: settings, times: engine.times)
         }
-        batch.needsLanguage = false
         deliver(batch, result: result, seconds: Date().timeIntervalSince(started))
     }
 

@@ -32,7 +32,7 @@ public final class RecognitionJob: @unchecked Sendable {
 
     /// Samples the front half takes in one step; bigger pushes are split, so the cutter never holds more
     /// than its bound.
-    static let blockSamples = 16_000
+    public static let blockSamples = 16_000
 
     init(id: Int, options: JobOptions, engine: RecognitionEngine, cutter: SpeechWindowCutter,
          reservation: MemoryReservation) {

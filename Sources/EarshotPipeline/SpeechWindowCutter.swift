@@ -22,7 +22,7 @@ public struct PackedWindow: Sendable {
 /// streams). Without a VAD, the audio is cut into consecutive full windows.
 ///
 /// Memory is bounded whatever the stream's length: the cutter keeps only the samples a pending piece or an
-/// open speech segment may still need, plus a little history (`heldBytes`; at most `bufferBytes`).
+/// open speech segment may still need, plus a little history (at most `bufferBytes`).
 public final class SpeechWindowCutter {
     private let stream: FSMNVADStream?
     private let capacity: Int
@@ -76,8 +76,6 @@ public final class SpeechWindowCutter {
 
     /// Samples pushed so far.
     public var samplesRead: Int { window.end }
-    /// Bytes of samples held now.
-    public var heldBytes: Int { window.byteCount + open.samples.capacity * 4 }
     /// Whether VAD is inside a speech segment that has not ended yet.
     public var inSpeech: Bool { openSpeechStart != nil }
 

@@ -18,8 +18,8 @@ enum AudioRoutes {
     static let transcriptionsPath = "/v1/audio/transcriptions"
     static let translationsPath = "/v1/audio/translations"
 
-    /// Samples pushed at a time (1 s at 16 kHz).
-    static let blockSamples = 16_000
+    /// Samples pushed at a time: the job's own block (1 s at 16 kHz).
+    static let blockSamples = RecognitionJob.blockSamples
 
     static func handle(_ request: Request, context: ServerContext, translate: Bool) async throws -> Response {
         let route = translate ? translationsPath : transcriptionsPath
