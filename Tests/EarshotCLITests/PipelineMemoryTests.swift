@@ -29,12 +29,17 @@ struct PipelineMemoryTests {
         return out
     }
 
-    /// Runs `earshot` under GNU time; returns the result and the peak RSS in bytes.
+    /// Runs `earshot transcribe` under GNU time; returns the result and the peak RSS in bytes.
     func measured(_ arguments: [String]) throws -> (CommandRunner.Result, Int) {
+        try measured(command: "transcribe", arguments)
+    }
+
+    /// Runs an `earshot` subcommand under GNU time; returns the result and the peak RSS in bytes.
+    func measured(command: String, _ arguments: [String]) throws -> (CommandRunner.Result, Int) {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/time"),
                      "GNU time is needed (apt-get install time; scripts/install-deps.sh does it)")
         let report = work + "/time-\(UUID().uuidString).txt"
-        let result = try CommandRunner.run(["transcribe"] + arguments,
+        let result = try CommandRunner.run([command] + arguments,
                                            launcher: ["/usr/bin/time", "-f", "%M", "-o", report])
         let kilobytes = Int((try String(contentsOfFile: report, encoding: .utf8))
             .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "") ?? 0
@@ -102,6 +107,21 @@ struct PipelineMemoryTests {
         print("peak RSS: 5 min \(shortPeak / 1_000_000) MB, 2 h \(longPeak / 1_000_000) MB")
         #expect(Double(longPeak) <= 1.1 * Double(shortPeak))
         #expect(longResult.stdout.count > 20 * shortResult.stdout.count / 2, "the 2-hour transcript looks too short")
+    }
+
+    /// FSMN-VAD alone over the same two recordings: its stream keeps a fixed window of frames and caches,
+    /// so the child's peak RSS must not grow with the recording (measured 38.0 MB for both).
+    @Test("earshot vad: peak RSS for a 2-hour recording is within 8 MB of that for a 5-minute one")
+    func vadConstantMemory() throws {
+        let short = try Self.recording(minutes: 5)
+        let long = try Self.recording(minutes: 120)
+        let (shortResult, shortPeak) = try measured(command: "vad", [short, "--format", "txt"])
+        let (longResult, longPeak) = try measured(command: "vad", [long, "--format", "txt"])
+        #expect(shortResult.status == 0 && longResult.status == 0, "\(shortResult.stderr) \(longResult.stderr)")
+        let segments = longResult.stdout.split(separator: "\n").count
+        print("earshot vad peak RSS: 5 min \(shortPeak >> 10) KB, 2 h \(longPeak >> 10) KB, \(segments) segments")
+        #expect(segments > 20 * shortResult.stdout.split(separator: "\n").count / 2, "too few segments in 2 hours")
+        #expect(longPeak - shortPeak < 8 << 20, "VAD peak RSS grew by \((longPeak - shortPeak) >> 10) KB")
     }
 
     @Test("two minutes without speech produce no segments and no error")

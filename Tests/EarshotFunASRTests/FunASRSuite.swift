@@ -1,5 +1,5 @@
 import Testing
 
-/// All EarshotFunASR tests run one after another: they share two CPU cores with other work, and the
-/// constant-memory test reads this process's resident size, which parallel tests would disturb.
+/// All EarshotFunASR tests run one after another: they share two CPU cores with the other suites, and the
+/// long-recording oracle tests would otherwise compete with each other for them.
 @Suite("EarshotFunASR", .serialized) struct FunASRSuite {}

@@ -27,6 +27,9 @@ struct ProcessMemoryTests {
         ProcessMemory.trimHeap()
         #expect(ProcessMemory.resetPeak())
         let after = try #require(ProcessMemory.peakRSS())
-        #expect(after.bytes <= touched.bytes - 40 << 20, "VmHWM \(after) after reset (peak was \(touched))")
+        let current = try #require(ProcessMemory.currentRSS())
+        // Other suites run beside this one and move the process's RSS, so the reset is judged against the
+        // resident set read right after it: without the reset VmHWM would stay ≥ 45 MiB above it.
+        #expect(after.bytes < current.bytes + 20 << 20, "VmHWM \(after) after reset, RSS \(current) (peak was \(touched))")
     }
 }
