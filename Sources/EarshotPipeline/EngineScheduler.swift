@@ -62,6 +62,8 @@ final class EngineScheduler: @unchecked Sendable {
     private var draining = false
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     private var batches = 0
+    /// Batches run inside another batch's checkpoint.
+    private var urgentBatches = 0
     private var windowsDone = 0
     private var inFlight = 0
     private var inFlightSamples = 0
@@ -181,7 +183,8 @@ final class EngineScheduler: @unchecked Sendable {
         locked {
             EngineStatus(runningJobs: admitted, waitingJobs: waiting.count, windowsInFlight: inFlight,
                          audioSecondsInFlight: Double(inFlightSamples) / 16_000, batchCap: batchCap,
-                         jobCapacity: jobCapacity, batches: batches, windows: windowsDone, draining: draining,
+                         jobCapacity: jobCapacity, batches: batches, urgentBatches: urgentBatches, windows: windowsDone,
+                         draining: draining,
                          ledger: ledger.snapshot())
         }
     }
@@ -321,8 +324,34 @@ extension EngineScheduler {
                 batch = takeBatchLocked()
             }
             condition.unlock()
-            if let batch, let engine { run(batch, engine: engine) }
+            if let batch, let engine { run(batch, engine: engine, reservations: nil) }
         }
+    }
+
+    /// Whether a job's next item should not wait for the batch in progress: a partial result (a live
+    /// stream's text while someone speaks) or the first window of a job never served (a new request).
+    private func isUrgent(_ entry: Entry) -> Bool {
+        guard let head = entry.queue.first else { return false }
+        return head.isPartial || entry.lastServed < 0
+    }
+
+    /// Called by the recognizer between the steps of a batch (see `SpeechRecognizer.recognize`): urgent
+    /// items run now, as a batch of their own, so a short request waits for one decoder step of a long
+    /// batch rather than the whole of it. Only when the ledger has room for the second batch (the hard
+    /// limit holds; the engine's plan leaves room for a one-window urgent batch); urgent batches do not
+    /// nest.
+    private func runUrgentBatch(engine: RecognitionEngine) {
+        let urgent: Int = locked { ring.compactMap { entries[$0] }.filter(isUrgent).count }
+        guard urgent > 0 else { return }
+        var size = min(engine.batchCap, urgent)
+        var reserved = try? engine.cost.reserve(batchSize: size, in: engine.ledger)
+        if reserved == nil && size > 1 {
+            size = 1
+            reserved = try? engine.cost.reserve(batchSize: 1, in: engine.ledger)
+        }
+        guard let reserved, let batch = locked({ takeBatchLocked(urgentOnly: true, cap: size) }) else { return }
+        locked { urgentBatches += 1 }
+        run(batch, engine: engine, reservations: reserved)
     }
 
     /// The next batch. The job served least recently leads (partial results first; a job that has never
@@ -332,9 +361,10 @@ extension EngineScheduler {
     /// sorts items by duration before batching for the same reason — a short item batched with long ones
     /// waits for their decoding), and the batch stays under the cap and FunASR's `batch_size_s`
     /// (longest × count).
-    private func takeBatchLocked() -> Batch? {
+    private func takeBatchLocked(urgentOnly: Bool = false, cap: Int? = nil) -> Batch? {
         guard let engine, !ring.isEmpty else { return nil }
-        let ready = ring.compactMap { entries[$0] }.filter { !$0.queue.isEmpty }
+        let batchCap = min(cap ?? engine.batchCap, engine.batchCap)
+        let ready = ring.compactMap { entries[$0] }.filter { urgentOnly ? isUrgent($0) : !$0.queue.isEmpty }
             .sorted { a, b in
                 let pa = a.queue[0].isPartial, pb = b.queue[0].isPartial
                 return pa != pb ? pa : a.lastServed < b.lastServed   // stable: ties keep admission order
@@ -351,9 +381,9 @@ extension EngineScheduler {
         let leadSamples = items[0].item.sampleCount
         var longest = leadSamples
         var progress = true
-        while progress && items.count < engine.batchCap {
+        while progress && items.count < batchCap {
             progress = false
-            for entry in ready where items.count < engine.batchCap && !entry.queue.isEmpty {
+            for entry in ready where items.count < batchCap && !entry.queue.isEmpty {
                 guard engine.settings(for: entry.job.options, language: entry.language) == key else { continue }
                 let samples = entry.queue[0].sampleCount
                 guard samples <= 2 * leadSamples && 2 * samples >= leadSamples else { continue }
@@ -368,7 +398,11 @@ extension EngineScheduler {
         return Batch(items: items, needsLanguage: false)
     }
 
-    private func run(_ batch: Batch, engine: RecognitionEngine) {
+    /// Recognises a batch and delivers its results. `reservations`: the batch's memory, already reserved
+    /// (an urgent batch); `nil` reserves it here. Only an outer batch offers checkpoints, so urgent
+    /// batches do not nest (at most two batches are in memory). An urgent batch's time is counted in the
+    /// stage of the outer batch it ran inside.
+    private func run(_ batch: Batch, engine: RecognitionEngine, reservations: [MemoryReservation]?) {
         let started = Date()
         if batch.needsLanguage {
             let entry = batch.items[0].entry
@@ -387,10 +421,13 @@ extension EngineScheduler {
             case .partial(let s, _): AudioChunk(samples: s, startSeconds: 0, index: i)
             }
         }
+        let nested = reservations != nil
         let result: Result<[[TranscriptSegment]], any Error> = Result {
-            let reservations = try engine.cost.reserve(batchSize: chunks.count, in: engine.ledger)
+            let reservations = try reservations ?? engine.cost.reserve(batchSize: chunks.count, in: engine.ledger)
             defer { for r in reservations { r.release() } }
-            return try engine.recognizer.recognize(chunks, settings: settings, times: engine.times)
+            let checkpoint: (() -> Void)? = nested ? nil : { [self] in runUrgentBatch(engine: engine) }
+            return try engine.recognizer.recognize(chunks, settings: settings, times: nested ? nil : engine.times,
+                                                   checkpoint: checkpoint)
         }
         deliver(batch, result: result, seconds: Date().timeIntervalSince(started))
     }

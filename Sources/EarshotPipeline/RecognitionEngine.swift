@@ -84,6 +84,8 @@ public struct EngineStatus: Sendable {
     public var jobCapacity: Int
     /// Batches run and windows recognised since start.
     public var batches: Int
+    /// Of those batches, how many ran inside another batch (urgent: a new job's first window or a partial).
+    public var urgentBatches: Int
     public var windows: Int
     public var draining: Bool
     public var ledger: MemoryLedger.Snapshot
@@ -95,10 +97,12 @@ public struct EngineStatus: Sendable {
 /// VAD and packing, on the caller's task) and hands its windows to the engine; one worker thread takes
 /// windows from every job, round-robin, and recognises them in batches (FunASR's `batch_size_s` rule and the
 /// memory cap, windows of different jobs together — the dynamic batching Triton does), so a short request
-/// never waits for a long one to finish: it waits for at most the batch in progress.
+/// never waits for a long one to finish. Nor does it wait for the batch in progress: the recognizer offers a
+/// checkpoint after each encoder window and decoder step, where a new job's first window (or a live
+/// stream's partial) runs as an urgent batch of its own.
 ///
 /// Memory is planned up front. The limit covers the resident baseline (weights, runtime), one batch of
-/// `batchCap` windows, and `jobCapacity` jobs, each with its audio buffers and `windowsPerJob` windows; a job
+/// `batchCap` windows, room for a one-window urgent batch when the limit can spare it, and `jobCapacity` jobs, each with its audio buffers and `windowsPerJob` windows; a job
 /// is admitted only when a slot is free, waits in a bounded line otherwise, and is refused (`busy`) when
 /// the line is full. Every byte is reserved in one ``MemoryLedger``.
 public final class RecognitionEngine: @unchecked Sendable {
@@ -145,7 +149,11 @@ public final class RecognitionEngine: @unchecked Sendable {
         self.jobBytes = jobBytes
         let margin = StreamingTranscriber.safetyMargin
         if let limit = options.pipeline.memoryLimit {
-            let available = limit.bytes - baseline - margin - cost.fixed
+            var available = limit.bytes - baseline - margin - cost.fixed
+            // Room for an urgent one-window batch beside the running one (a new request's first window, run
+            // between the steps of a long batch), when the limit can spare it.
+            let urgentRoom = cost.fixed + cost.perItem
+            if available - urgentRoom >= cost.perItem + jobBytes { available -= urgentRoom }
             let smallest = baseline + margin + cost.fixed + cost.perItem + jobBytes
             guard available >= cost.perItem + jobBytes else {
                 throw PipelineError("memory limit \(limit) is below the smallest workable limit for this model: \(ByteCount(smallest)) (weights and runtime \(ByteCount(baseline)), one window's batch \(ByteCount(cost.fixed + cost.perItem)), one job \(ByteCount(jobBytes))); raise --memory-limit or use a smaller model")

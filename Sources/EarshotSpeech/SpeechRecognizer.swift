@@ -83,7 +83,20 @@ public protocol SpeechRecognizer: AnyObject, Sendable {
     func batchCost(_ settings: RecognitionSettings?) -> RecognizerBatchCost
     /// Recognises a batch of windows at once; result `i` belongs to `chunks[i]`, times relative to the
     /// chunk's `startSeconds`. Output does not depend on how windows are grouped into batches.
-    func recognize(_ chunks: [AudioChunk], settings: RecognitionSettings, times: StageTimes?) throws -> [[TranscriptSegment]]
+    ///
+    /// `checkpoint`, when given, is called between the steps of the batch (after each window's encoder, after
+    /// each decoder step), where nothing of the batch is in the middle of a kernel: the caller may recognise
+    /// another, urgent batch in it (the server's engine does, so a new short request does not wait for a long
+    /// batch to finish). A recognizer whose batch is one short pass may never call it.
+    func recognize(_ chunks: [AudioChunk], settings: RecognitionSettings, times: StageTimes?,
+                   checkpoint: (() -> Void)?) throws -> [[TranscriptSegment]]
     /// Token ids for a piece of text (for segments cut out of a window's text).
     func tokenize(_ text: String) -> [Int]
+}
+
+extension SpeechRecognizer {
+    /// Recognises a batch without checkpoints (see ``recognize(_:settings:times:checkpoint:)``).
+    public func recognize(_ chunks: [AudioChunk], settings: RecognitionSettings, times: StageTimes?) throws -> [[TranscriptSegment]] {
+        try recognize(chunks, settings: settings, times: times, checkpoint: nil)
+    }
 }

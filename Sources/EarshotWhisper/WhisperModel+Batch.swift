@@ -80,9 +80,13 @@ extension WhisperModel {
     ///
     /// Greedy output does not depend on how chunks are grouped into batches. With `times`, the log-mel,
     /// encoder, decoder and alignment stages are timed into it (with their arithmetic, for GFLOP/s).
+    /// `checkpoint` is called after each chunk's encoder, after each decoder step and before each chunk's
+    /// alignment (see ``SpeechRecognizer/recognize(_:settings:times:checkpoint:)``); the stage being timed
+    /// then includes what the checkpoint did.
     public func transcribeBatch(_ chunks: [AudioChunk], language: String,
                                 options: WhisperDecodingOptions = .greedy,
-                                times: StageTimes? = nil) throws -> [[TranscriptSegment]] {
+                                times: StageTimes? = nil,
+                                checkpoint: (() -> Void)? = nil) throws -> [[TranscriptSegment]] {
         let times = times ?? StageTimes()
         guard !chunks.isEmpty else { return [] }
         if isMultilingual, tokenizer.languageToken(code: language) == nil {
@@ -99,7 +103,9 @@ extension WhisperModel {
                 copyWindow(from: mel.values, frames: mel.frames, start: 0, count: min(max(mel.frames - 1, 0), windowFrames),
                            into: window)
             }
-            return times.measure(.encoder, operations: dimensions.encoderOperations) { encode(window: window.pointer) }
+            let memory = times.measure(.encoder, operations: dimensions.encoderOperations) { encode(window: window.pointer) }
+            checkpoint?()
+            return memory
         }
 
         // faster-whisper's BatchedInferencePipeline: `<|startofprev|>` + the encoded initial prompt (its last
@@ -112,7 +118,7 @@ extension WhisperModel {
         prompt += startSequence(language: language, task: options.task)
         if options.withoutTimestamps { prompt.append(special.noTimestamps) }
         let generator = makeGenerator(options: options)
-        let results = times.measure(.decoder) { generator.generateGreedyBatch(prompt: prompt, memories: memories) }
+        let results = times.measure(.decoder) { generator.generateGreedyBatch(prompt: prompt, memories: memories, checkpoint: checkpoint) }
         times.addOperations(results.reduce(0) { total, result in
             total + dimensions.decoderOperations(steps: prompt.count + result.tokens.count, startingAt: 0)
         }, to: .decoder)
@@ -129,6 +135,7 @@ extension WhisperModel {
             let segments = splitChunk(tokens: result.tokens, chunk: chunk, text: text, avgLogProb: avgLogProb,
                                       noSpeech: result.noSpeechProbability)
             guard let aligner else { return segments }
+            checkpoint?()
             return times.measure(.alignment) {
                 attachWords(to: segments, chunk: chunk, memory: memories[index], language: language,
                             aligner: aligner, options: options)
@@ -227,8 +234,10 @@ extension WhisperModel {
 
 extension WhisperGenerator {
     /// Greedy decoding of several windows with the same prompt, one decoder pass per step for all
-    /// unfinished sequences. Each sequence gives exactly what `generate` would give it alone.
-    func generateGreedyBatch(prompt: [Int], memories: [CrossAttentionMemory]) -> [GenerationResult] {
+    /// unfinished sequences. Each sequence gives exactly what `generate` would give it alone. `checkpoint`
+    /// is called after every step.
+    func generateGreedyBatch(prompt: [Int], memories: [CrossAttentionMemory],
+                             checkpoint: (() -> Void)? = nil) -> [GenerationResult] {
         let vocab = decoder.dims.vocabularySize, width = decoder.dims.width
         let sotIndex = prompt.firstIndex(of: special.sot)!
         var promptLength = sotIndex
@@ -275,6 +284,7 @@ extension WhisperGenerator {
                 if step < maxLength - 1 { stillActive.append(i) }
             }
             active = stillActive
+            checkpoint?()
         }
         return (0..<memories.count).map { i in
             let length = Double(max(generated[i].count, 1))

@@ -52,8 +52,10 @@ public final class WhisperRecognizer: SpeechRecognizer {
                                    alignment: cost.wordAlignment)
     }
 
-    public func recognize(_ chunks: [AudioChunk], settings: RecognitionSettings, times: StageTimes?) throws -> [[TranscriptSegment]] {
-        try model.transcribeBatch(chunks, language: settings.language ?? "en", options: options(for: settings), times: times)
+    public func recognize(_ chunks: [AudioChunk], settings: RecognitionSettings, times: StageTimes?,
+                          checkpoint: (() -> Void)?) throws -> [[TranscriptSegment]] {
+        try model.transcribeBatch(chunks, language: settings.language ?? "en", options: options(for: settings), times: times,
+                                  checkpoint: checkpoint)
     }
 
     public func tokenize(_ text: String) -> [Int] { model.tokenizer.encode(text) }

@@ -51,7 +51,8 @@ public final class ParaformerRecognizer: SpeechRecognizer {
                                    activationsPerItem: cost.itemBytes(frames: frames), cachePerItem: 0, outputsPerItem: 0)
     }
 
-    public func recognize(_ chunks: [AudioChunk], settings: RecognitionSettings, times: StageTimes?) throws -> [[TranscriptSegment]] {
+    public func recognize(_ chunks: [AudioChunk], settings: RecognitionSettings, times: StageTimes?,
+                          checkpoint: (() -> Void)?) throws -> [[TranscriptSegment]] {
         let hotwords = try settings.hotwords.map { try prepared($0) }
         let results = try (times ?? StageTimes()).measure(.encoder) {
             try model.transcribe(chunks.map(\.samples), hotwords: hotwords)
