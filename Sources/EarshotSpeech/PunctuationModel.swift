@@ -22,11 +22,15 @@ public struct PunctuatedText: Sendable, Equatable {
     public var tokens: [String]
     /// Per token, the punctuation written after it: "" for none, else the mark ("，", "。", "？", "、", ",", ".", "?").
     public var marks: [String]
+    /// Per token, the model's class id (FunASR's `punc_array`: 1 none, 2 comma, 3 full stop, 4 question mark,
+    /// 5 enumeration comma for ct-punc), which FunASR's `sentence_info` splits on; empty when the model has none.
+    public var classIDs: [Int]
 
-    public init(text: String, tokens: [String], marks: [String]) {
+    public init(text: String, tokens: [String], marks: [String], classIDs: [Int] = []) {
         self.text = text
         self.tokens = tokens
         self.marks = marks
+        self.classIDs = classIDs
     }
 
     /// Indices of tokens that end a sentence (followed by "。", "？", "." or "?").

@@ -1,0 +1,124 @@
+@testable import EarshotFunASR
+import EarshotSpeech
+import Foundation
+import Testing
+
+/// The punctuation fixtures (Fixtures/punctuation/, written by scripts/oracle/punctuation_oracle.py with
+/// FunASR 1.4.3): three CT-Transformer directories and, per model and text, FunASR's units, ids, model calls
+/// (ids, argmax, logits for two texts), `punc_array` and text.
+struct PunctuationOracle: Decodable {
+    struct Call: Decodable { var ids: [Int]; var argmax: [Int]; var logits: [[Float]]? }
+    struct Item: Decodable {
+        var key: String
+        var input: String
+        var tokens: [String]
+        var ids: [Int]
+        var text: String
+        var punc_array: [Int]?
+        var calls: [Call]
+    }
+    var models: [String: [Item]]
+    var split_size: Int
+
+    static func directory(_ name: String = "") throws -> String {
+        let base = try #require(Bundle.module.resourceURL, "test bundle has no resources")
+        return base.appendingPathComponent("Fixtures/punctuation/" + name).path
+    }
+
+    static func load() throws -> PunctuationOracle {
+        try JSONDecoder().decode(PunctuationOracle.self, from: Data(contentsOf: URL(fileURLWithPath: try directory("oracle.json"))))
+    }
+}
+
+extension FunASRSuite {
+    /// CT-Transformer against FunASR's own inference on the same seeded random weights: units and ids, the
+    /// ids of every mini-sentence call (the carry and forced-cut rules), logits, `punc_array` and text.
+    @Suite("CT-Transformer punctuation (FunASR oracle)") struct PunctuationOracleTests {
+        static let models = ["punc-small", "punc-nostop-small", "punc-template-small"]
+
+        @Test("split_words, ids, model calls, punc_array and text equal FunASR's", arguments: models)
+        func matchesFunASR(model: String) throws {
+            let oracle = try PunctuationOracle.load()
+            let items = try #require(oracle.models[model])
+            let ct = try CTTransformer(directory: try PunctuationOracle.directory(model), splitSize: oracle.split_size)
+            for item in items {
+                let tokens = CTTransformerText.splitWords(item.input)
+                #expect(tokens == item.tokens, "\(item.key)")
+                #expect(ct.ids(of: tokens) == item.ids, "\(item.key)")
+                var calls: [[Int]] = []
+                var argmax: [[Int]] = []
+                let r = CTTransformerText.punctuate(tokens: tokens, ids: ct.ids(of: tokens), puncList: ct.config.puncList,
+                                                    sentenceEndID: ct.config.sentenceEndID, splitSize: oracle.split_size) { ids in
+                    calls.append(ids)
+                    let c = ct.classes(ids: ids)
+                    argmax.append(c)
+                    return c
+                }
+                #expect(calls == item.calls.map(\.ids), "\(model) \(item.key): model calls differ")
+                #expect(argmax == item.calls.map(\.argmax), "\(model) \(item.key): classes differ")
+                #expect(r.puncArray == item.punc_array, "\(model) \(item.key)")
+                #expect(r.text == item.text, "\(model) \(item.key)")
+                let p = try ct.punctuate(item.input)
+                #expect(p.text == item.text && p.classIDs == item.punc_array && p.tokens == item.tokens)
+                #expect(p.marks.count == p.tokens.count)
+            }
+        }
+
+        @Test("logits within 1e-4 relative of FunASR's punc_forward")
+        func logits() throws {
+            let oracle = try PunctuationOracle.load()
+            let ct = try CTTransformer(directory: try PunctuationOracle.directory("punc-small"))
+            var compared = 0
+            for item in try #require(oracle.models["punc-small"]) {
+                for call in item.calls {
+                    guard let want = call.logits else { continue }
+                    let got = ct.logits(ids: call.ids)
+                    let flat = want.flatMap { $0 }
+                    try #require(got.count == flat.count)
+                    let scale = flat.map(abs).max() ?? 1
+                    let worst = zip(got, flat).map { abs($0 - $1) }.max() ?? 0
+                    #expect(worst <= 1e-4 * scale, "\(item.key): max |Δ| \(worst) vs max |logit| \(scale)")
+                    compared += flat.count
+                }
+            }
+            #expect(compared > 200)
+        }
+
+        @Test("the fixtures exercise the rules: carry, forced cut over 200 units, every class, end of text")
+        func coverage() throws {
+            let oracle = try PunctuationOracle.load()
+            let main = try #require(oracle.models["punc-small"])
+            let long = try #require(main.first { $0.key == "long" })
+            #expect(long.tokens.count > 200)
+            // a carry: some call starts with more than split_size ids
+            #expect(long.calls.contains { $0.ids.count > oracle.split_size })
+            #expect(Set(main.flatMap { $0.punc_array ?? [] }).isSuperset(of: [1, 2, 3, 4, 5]))
+            let nostop = try #require(oracle.models["punc-nostop-small"]?.first { $0.key == "long" })
+            #expect(nostop.calls.contains { $0.ids.count > 200 }, "the forced cut needs a call over 200 ids")
+            #expect(nostop.punc_array?.dropLast().contains(3) == true, "a forced 。 inside the text")
+            // the template's ASCII list: '?' does not end a mini-sentence, so nothing after it is capitalised
+            let template = try #require(oracle.models["punc-template-small"]?.first { $0.key == "mixed" })
+            #expect(template.text.contains(",") && !template.text.contains("，"))
+        }
+
+        @Test("split_words follows Python: whitespace incl. U+3000, ASCII runs, one token per other code point")
+        func splitWords() {
+            #expect(CTTransformerText.splitWords("我们用iPhone测试\u{3000}ok  it's\t2024年") ==
+                    ["我", "们", "用", "iPhone", "测", "试", "ok", "it's", "2024", "年"])
+            #expect(CTTransformerText.splitWords("  ") == [])
+            #expect(CTTransformerText.splitWords("café") == ["caf", "é"])
+            #expect(CTTransformerText.capitalize("iPhone") == "Iphone")
+            #expect(CTTransformerText.miniSentences(Array(0..<45), limit: 20).map(\.count) == [20, 20, 5])
+            #expect(CTTransformerText.miniSentences(Array(0..<40), limit: 20).map(\.count) == [20, 20])
+        }
+
+        @Test("an empty or blank text gives an empty result, as FunASR's")
+        func emptyText() throws {
+            let ct = try CTTransformer(directory: try PunctuationOracle.directory("punc-small"))
+            for text in ["", " \u{3000}\n"] {
+                let p = try ct.punctuate(text)
+                #expect(p.text == "" && p.tokens.isEmpty && p.classIDs.isEmpty)
+            }
+        }
+    }
+}
