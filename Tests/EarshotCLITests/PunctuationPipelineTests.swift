@@ -109,4 +109,23 @@ struct PunctuationPipelineTests {
             .write(toFile: wide + "/config.yaml", atomically: true, encoding: .utf8)
         try expectError(wide, mentions: ["model.pt", "feed_forward"])
     }
+
+    @Test("Whisper output is punctuated only with --punc; the sentences keep Whisper's words in order and times")
+    func whisper() throws {
+        let clip = try CommandRunner.asset("audio/librivox/sense_and_sensibility_01_austen_64kb-0870.wav")
+        let plain = try CommandRunner.run(["transcribe", clip, "--output-format", "json"])
+        try #require(plain.status == 0, "\(plain.stderr)")
+        let whisper = try JSONDecoder().decode(Output.self, from: Data(plain.stdout.utf8))
+        #expect(!whisper.text.contains("，") && !whisper.text.contains("。"))
+        let result = try CommandRunner.run(["transcribe", clip, "--punc", Self.punc, "--output-format", "json"])
+        try #require(result.status == 0, "\(result.stderr)")
+        let punctuated = try JSONDecoder().decode(Output.self, from: Data(result.stdout.utf8))
+        let marks = Set("，。？、")
+        let squeeze = { (s: String) in String(s.filter { !$0.isWhitespace && !marks.contains($0) }) }
+        #expect(squeeze(punctuated.segments.map(\.text).joined()) == squeeze(whisper.text))
+        #expect(punctuated.segments.count > 1)
+        #expect(zip(punctuated.segments, punctuated.segments.dropFirst()).allSatisfy { $0.end <= $1.start + 1e-9 && $0.start <= $0.end })
+        #expect(punctuated.segments.first!.start >= whisper.segments.first!.start - 1e-9)
+        #expect(punctuated.segments.last!.end <= whisper.segments.last!.end + 1e-9)
+    }
 }

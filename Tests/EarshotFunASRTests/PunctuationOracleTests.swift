@@ -120,5 +120,53 @@ extension FunASRSuite {
                 #expect(p.text == "" && p.tokens.isEmpty && p.classIDs.isEmpty)
             }
         }
+
+        @Test("fp16 and int8 linear layers: logits close to FunASR's fp32, classes nearly all the same",
+              arguments: [ParaformerPrecision.float16, .int8])
+        func precision(_ precision: ParaformerPrecision) throws {
+            let oracle = try PunctuationOracle.load()
+            let ct = try CTTransformer(directory: try PunctuationOracle.directory("punc-small"), precision: precision)
+            var same = 0, total = 0
+            var worst: Float = 0
+            for item in try #require(oracle.models["punc-small"]) {
+                for call in item.calls {
+                    let got = ct.classes(ids: call.ids)
+                    same += zip(got, call.argmax).filter { $0 == $1 }.count
+                    total += got.count
+                    if let want = call.logits {
+                        let flat = want.flatMap { $0 }, y = ct.logits(ids: call.ids)
+                        let scale = flat.map(abs).max() ?? 1
+                        worst = max(worst, zip(y, flat).map { abs($0 - $1) }.max()! / scale)
+                    }
+                }
+            }
+            print("punctuation \(precision): \(same)/\(total) classes as FunASR fp32, logits max relative error \(worst)")
+            #expect(Double(same) >= 0.97 * Double(total))
+            #expect(worst < (precision == .float16 ? 5e-4 : 1e-2))
+        }
+
+        static let fullDirectory = Assets.cache + "/models/ct-punc-random"
+
+        @Test("full size (ct-punc-c dimensions, 272,727 tokens): text, punc_array and logits equal FunASR's",
+              .enabled(if: FileManager.default.fileExists(atPath: fullDirectory + "/oracle.json"),
+                       "written to the cache by punctuation_oracle.py --full (295 MB, not committed)"))
+        func fullSize() throws {
+            let oracle = try JSONDecoder().decode(PunctuationOracle.self, from: Data(contentsOf: URL(fileURLWithPath: Self.fullDirectory + "/oracle.json")))
+            let ct = try CTTransformer(directory: Self.fullDirectory + "/ct-punc")
+            #expect(ct.tokenList.count == 272_727 && ct.config.encoder.outputSize == 256 && ct.config.encoder.numBlocks == 4)
+            var worst: Float = 0
+            for item in try #require(oracle.models["ct-punc"]) {
+                let p = try ct.punctuate(item.input)
+                #expect(p.text == item.text && p.classIDs == item.punc_array, "\(item.key)")
+                for call in item.calls {
+                    #expect(ct.classes(ids: call.ids) == call.argmax, "\(item.key)")
+                    guard let want = call.logits else { continue }
+                    let flat = want.flatMap { $0 }, y = ct.logits(ids: call.ids)
+                    worst = max(worst, zip(y, flat).map { abs($0 - $1) }.max()! / (flat.map(abs).max() ?? 1))
+                }
+            }
+            print("punctuation full size: logits max relative error \(worst)")
+            #expect(worst <= 1e-4)
+        }
     }
 }

@@ -259,6 +259,11 @@ def make(size, sdist):
     write_dir(cfg, tokens, model.state_dict(), main_dir)
     print(f"{main_dir}: {pa.dir_size(main_dir)} bytes; class shares {shares}", flush=True)
     if not small:
+        doc = {"command": "scripts/oracle/punctuation_oracle.py --full", "seed": SEED, "class_shares": shares,
+               "versions": versions(), "split_size": 20,
+               "models": {"ct-punc": run_texts(main_dir, all_texts, logits_for={"zh", "mixed"})}}
+        with open(os.path.join(base, "oracle.json"), "w") as f:
+            json.dump(doc, f, ensure_ascii=False, indent=0)
         return
     nostop = copy.deepcopy(model.state_dict())
     nostop["decoder.bias"][3] -= 50.0
