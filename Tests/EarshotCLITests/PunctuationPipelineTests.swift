@@ -128,4 +128,24 @@ struct PunctuationPipelineTests {
         #expect(punctuated.segments.first!.start >= whisper.segments.first!.start - 1e-9)
         #expect(punctuated.segments.last!.end <= whisper.segments.last!.end + 1e-9)
     }
+
+    @Test("FSMN-VAD → batched Paraformer → punctuation under --memory-limit: peak within it, the stage in the report")
+    func underMemoryLimit() throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let audio = try PipelineWindowsTests.shortUtterances(minutes: 2, in: directory)
+        let rss = directory + "/rss"
+        let result = try CommandRunner.run(["transcribe", audio, "--model", Self.asr, "--punc", Self.punc, "--memory-limit", "120MB",
+                                            "--memory-report", "--output-format", "json"],
+                                           launcher: ["/usr/bin/time", "-f", "%M", "-o", rss])
+        try #require(result.status == 0, "\(result.stderr)")
+        let peakKiB = try #require(Int(String(contentsOfFile: rss, encoding: .utf8).split(separator: "\n").last ?? ""))
+        #expect(peakKiB * 1024 <= 120_000_000, "peak \(peakKiB) KiB")
+        #expect(result.stderr.contains("punctuation: weights") && result.stderr.contains("units"), "\(result.stderr)")
+        let output = try JSONDecoder().decode(Output.self, from: Data(result.stdout.utf8))
+        let marks = Set("，。？、")
+        #expect(output.segments.count > 10)
+        #expect(output.segments.dropLast().allSatisfy { $0.text.last.map(marks.contains) == true })
+        #expect(zip(output.segments, output.segments.dropFirst()).allSatisfy { $0.start <= $1.start })
+    }
 }

@@ -168,5 +168,32 @@ extension FunASRSuite {
             print("punctuation full size: logits max relative error \(worst)")
             #expect(worst <= 1e-4)
         }
+
+        struct SentenceCases: Decodable {
+            struct Join: Decodable { var texts: [String]; var joined: String }
+            struct Merge: Decodable { var words: [String]; var timestamps: [[Int]]; var tokens: [String]; var merged: [[Int]]? }
+            struct Sentence: Decodable { var text: String; var start: Int; var end: Int }
+            struct Case: Decodable { var punc: [Int]; var timestamps: [[Int]]; var tokens: [String]; var result: [Sentence] }
+            var joins: [Join]
+            var merges: [Merge]
+            var sentences: [Case]
+        }
+
+        @Test("joining segment texts, unit times and sentence_info equal FunASR's helpers (sentences.json)")
+        func sentenceHelpers() throws {
+            let cases = try JSONDecoder().decode(SentenceCases.self, from: Data(contentsOf: URL(fileURLWithPath: try PunctuationOracle.directory("sentences.json"))))
+            for j in cases.joins { #expect(PunctuatedSentences.joinSegmentTexts(j.texts) == j.joined) }
+            for m in cases.merges {
+                #expect(PunctuatedSentences.mergeUnits(tokens: m.tokens, words: m.words, timestamps: m.timestamps) == m.merged)
+            }
+            for c in cases.sentences {
+                let got = PunctuatedSentences.sentences(tokens: c.tokens, classIDs: c.punc, timestamps: c.timestamps)
+                #expect(got.map(\.text) == c.result.map(\.text))
+                #expect(got.map(\.start) == c.result.map(\.start) && got.map(\.end) == c.result.map(\.end))
+            }
+            // Units after the last mark: FunASR's timestamp_sentence drops them; here they form a last sentence.
+            let tail = PunctuatedSentences.sentences(tokens: ["a", "b", "c"], classIDs: [1, 3, 1], timestamps: [[0, 1], [1, 2], [2, 3]])
+            #expect(tail.map(\.text) == [" a b。", " c"])
+        }
     }
 }

@@ -287,14 +287,54 @@ def make(size, sdist):
         for it in items:
             print(f"  {name} {it['key']}: {len(it['tokens'])} tokens, {len(it['calls'])} calls: {it['text'][:80]!r}")
     pipeline_oracle(main_dir, os.path.join(base, "pipeline.json"))
+    sentence_cases(os.path.join(base, "sentences.json"))
+
+
+def sentence_cases(out_path):
+    """FunASR's own helpers that put punctuation onto the timeline (funasr/auto/auto_model.py:_join_vad_texts,
+    _merge_timestamp_units; funasr/utils/timestamp_tools.py:timestamp_sentence) on fixed inputs."""
+    from funasr.auto import auto_model as am_mod
+    from funasr.utils.timestamp_tools import timestamp_sentence
+
+    class NoJieba:
+        jieba_usr_dict = None
+        punc_list = FULL_PUNC
+    joins = [["欢迎 大家", "来体验", "hello world", "达摩院", "  ", "ok", "好"], ["  a b ", "c"], []]
+    merges = [
+        # words as a recogniser with multi-character words gives them (Whisper-like), units from split_words
+        {"text": "欢迎大家 Hello, world. 来体验", "words": ["欢迎", "大家", " Hello,", " world.", "来体验"],
+         "timestamps": [[0, 400], [400, 1000], [1000, 1500], [1500, 2100], [2100, 3000]]},
+        {"text": "ab cd", "words": ["ab", "ce"], "timestamps": [[0, 10], [10, 20]]},
+    ]
+    sentences = [
+        {"text": "欢 迎 大 家 hello world 来 体 验", "punc": [1, 2, 1, 3, 1, 4, 1, 5, 3],
+         "timestamps": [[i * 100, i * 100 + 90] for i in range(9)]},
+        {"text": "he was not an ill man", "punc": [1, 1, 2, 1, 1, 3],
+         "timestamps": [[i * 100, i * 100 + 90] for i in range(6)]},
+    ]
+    doc = {"joins": [{"texts": j, "joined": am_mod._join_vad_texts(j)} for j in joins], "merges": [], "sentences": []}
+    from funasr.models.ct_transformer.utils import split_words
+    for m in merges:
+        tokens = split_words(m["text"])
+        r = am_mod._merge_timestamp_units(m["text"], m["words"], m["timestamps"], [1] * len(tokens), NoJieba())
+        doc["merges"].append(dict(m, tokens=tokens, merged=None if r is None else r[1]))
+    for c in sentences:
+        res = timestamp_sentence(c["punc"], c["timestamps"], c["text"])
+        doc["sentences"].append(dict(c, tokens=c["text"].split(), result=[
+            {"text": r["text"], "start": int(r["start"]), "end": int(r["end"])} for r in res]))
+    with open(out_path, "w") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--sentences", action="store_true", help="only rewrite Fixtures/punctuation/sentences.json")
     a = ap.parse_args()
     logging.disable(logging.WARNING)
+    if a.sentences:
+        return sentence_cases(os.path.join(FIXTURES, "sentences.json"))
     if not (a.small or a.full):
         ap.error("give --small and/or --full")
     sdist = pa.Sdist(SDIST)

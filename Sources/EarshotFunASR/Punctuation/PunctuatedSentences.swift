@@ -44,6 +44,13 @@ public enum PunctuatedSentences {
     public static func unitTimestamps(tokens: [String], words: [String], timestamps: [[Int]]) -> [[Int]]? {
         guard words.count == timestamps.count else { return nil }
         if words.count == tokens.count { return timestamps }
+        return mergeUnits(tokens: tokens, words: words, timestamps: timestamps)
+    }
+
+    /// `_merge_timestamp_units` itself: each word's time split evenly over its characters (floor division),
+    /// each unit spanning its characters; `nil` when the characters of units and words differ.
+    public static func mergeUnits(tokens: [String], words: [String], timestamps: [[Int]]) -> [[Int]]? {
+        guard words.count == timestamps.count else { return nil }
         var characters: [Unicode.Scalar] = []
         var times: [[Int]] = []
         for (word, stamp) in zip(words, timestamps) {
