@@ -102,6 +102,11 @@ struct PunctuationPipelineTests {
         try JSONSerialization.data(withJSONObject: Array(tokens.dropFirst())).write(to: URL(fileURLWithPath: short + "/tokens.json"))
         try expectError(short, mentions: ["model.pt", "embed.weight", "shape"])
 
+        // the word-level cn-en model (jieba segmentation) is refused by name
+        let jieba = try copy("jieba")
+        try "达摩院 10\n".write(toFile: jieba + "/jieba_usr_dict", atomically: true, encoding: .utf8)
+        try expectError(jieba, mentions: ["jieba_usr_dict", "word-level"])
+
         // the classifier's width disagrees with config.yaml
         let wide = try copy("config-mismatch")
         let config = try String(contentsOfFile: wide + "/config.yaml", encoding: .utf8)
