@@ -11,7 +11,7 @@ struct ResidentMemory {
     /// Bytes of the recognizer's weights and of the VAD model.
     var weightBytes: Int
     var vadWeightBytes: Int
-    /// Bytes of the punctuation model's weights (0 without `--punc`).
+    /// Bytes of the punctuation model's resident weights (0 without `--punc`).
     var punctuationWeightBytes = 0
 
     /// Warms the recognizer up with a silent window (so the baseline includes its resident weights) and
@@ -29,7 +29,7 @@ struct ResidentMemory {
             (try? FileManager.default.attributesOfItem(atPath: v.directory + "/model.pt"))?[.size] as? Int
         } ?? 0
         return ResidentMemory(bytes: ProcessMemory.currentRSS()?.bytes ?? 0, weightBytes: recognizer.weightBytes,
-                              vadWeightBytes: vadBytes, punctuationWeightBytes: punctuation?.weightBytes ?? 0)
+                              vadWeightBytes: vadBytes, punctuationWeightBytes: punctuation?.residentWeightBytes ?? 0)
     }
 
     /// Holds the baseline in a ledger for as long as the returned reservations live: the weights (mapped

@@ -29,6 +29,8 @@ public struct PipelineReport: Sendable {
     public var vadWeightBytes = 0
     /// Bytes of the punctuation model's weights, mapped embedding table included (0 without one).
     public var punctuationWeightBytes = 0
+    /// The part of them resident once it has run (the mapped embedding table left out).
+    public var punctuationResidentWeightBytes = 0
     /// Punctuation units of the recording's joined text and the bytes the stage reserved for them (0 without
     /// a punctuation model).
     public var punctuationUnits = 0
@@ -143,6 +145,7 @@ public final class StreamingTranscriber {
         report.weightBytes = recognizer.weightBytes
         report.vadWeightBytes = resident.vadWeightBytes
         report.punctuationWeightBytes = punctuation?.weightBytes ?? 0
+        report.punctuationResidentWeightBytes = punctuation?.residentWeightBytes ?? 0
         report.memoryLimit = options.memoryLimit
         let reader = try AudioFileReader(path: path, targetSampleRate: Self.sampleRate)
         defer { reader.close() }

@@ -79,16 +79,20 @@ public final class CTTransformer: PunctuationModel, @unchecked Sendable {
         encoder.byteCount + encoder.mappedBytes + classifier.byteCount + embeddingBytes
     }
 
+    /// The encoder and the classifier: the embedding table is read in place from `model.pt` and only the rows
+    /// of the units seen become resident.
+    public var residentWeightBytes: Int { encoder.byteCount + encoder.mappedBytes + classifier.byteCount }
+
     /// Bytes of the embedding table (mapped; only the rows of the tokens seen become resident).
     var embeddingBytes: Int { embedding.byteCount }
 
     /// An upper bound on what punctuating `tokens` tokens allocates: per token the ids, classes, marks and
     /// the words of the text (`perTokenBytes`), plus one model call over at most every token (a carry can grow
-    /// while the model predicts no sentence end and no comma): its embeddings, encoder activations and
+    /// while the model predicts no sentence end and no comma): its embeddings (and the encoder's copy), activations and
     /// scratch, output and logits, and the attention kernel's scratch.
     public func workingBytes(tokens: Int) -> Int {
         let t = max(tokens, 1), c = config.encoder
-        let call = t * c.inputSize * 4 + EncoderScratch.bytes(frames: max(t, ParaformerLinear.blockedRows), config: c)
+        let call = 2 * t * c.inputSize * 4 + EncoderScratch.bytes(frames: max(t, ParaformerLinear.blockedRows), config: c)
             + 2 * t * c.outputSize * 4 + 2 * t * config.puncList.count * 4
             + 2 * (256 * t + 2 * t * (c.outputSize / max(1, c.attentionHeads))) * 4
         return call + t * Self.perTokenBytes
