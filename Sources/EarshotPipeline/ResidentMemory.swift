@@ -37,11 +37,12 @@ struct ResidentMemory {
     func reserve(in ledger: MemoryLedger) throws -> [MemoryReservation] {
         let weights = min(weightBytes + vadWeightBytes, bytes)
         let punctuation = min(punctuationWeightBytes, bytes - weights)
-        return [
-            try ledger.reserve(ByteCount(weights), category: .weights, label: "recognizer + VAD weights"),
-            try ledger.reserve(ByteCount(punctuation), category: .weights, label: "punctuation weights"),
-            try ledger.reserve(ByteCount(bytes - weights - punctuation), category: .other, label: "runtime, tokenizer"),
-        ]
+        var reservations = [try ledger.reserve(ByteCount(weights), category: .weights, label: "recognizer + VAD weights")]
+        if punctuation > 0 {
+            reservations.append(try ledger.reserve(ByteCount(punctuation), category: .weights, label: "punctuation weights"))
+        }
+        reservations.append(try ledger.reserve(ByteCount(bytes - weights - punctuation), category: .other, label: "runtime, tokenizer"))
+        return reservations
     }
 }
 
