@@ -37,10 +37,10 @@ struct PunctuationStage {
         let reservation = try ledger.reserve(ByteCount(bytes), category: .activations, label: "punctuation")
         defer { reservation.release() }
         let punctuated = try model.punctuate(joined)
-        var words: [(word: String, stamp: [Int], segment: Int)] = []
+        var words: [(word: String, stamp: [Int], segment: Int, timing: WordTiming)] = []
         for (i, segment) in segments.enumerated() {
             for w in segment.words ?? [] {
-                words.append((w.word, [Int((w.start * 1000).rounded()), Int((w.end * 1000).rounded())], i))
+                words.append((w.word, [Int((w.start * 1000).rounded()), Int((w.end * 1000).rounded())], i, w))
             }
         }
         guard !punctuated.tokens.isEmpty,
@@ -60,9 +60,7 @@ struct PunctuationStage {
             // The fields FunASR has no counterpart for come from the segment the sentence starts in.
             let origin = oneToOne ? segments[words[sentence.tokens.lowerBound].segment]
                 : segments.last { $0.start * 1000 <= Double(sentence.start) + 0.5 } ?? segments[0]
-            let sentenceWords: [WordTiming]? = keepWords && oneToOne
-                ? sentence.tokens.map { i in segments[words[i].segment].words!.first { $0.word == words[i].word && Int(($0.start * 1000).rounded()) == words[i].stamp[0] }! }
-                : nil
+            let sentenceWords: [WordTiming]? = keepWords && oneToOne ? sentence.tokens.map { words[$0].timing } : nil
             out.append(TranscriptSegment(id: n + 1, seek: origin.seek, start: Double(sentence.start) / 1000,
                                          end: Double(sentence.end) / 1000, text: sentence.text, tokens: [],
                                          temperature: origin.temperature, avgLogProb: origin.avgLogProb,

@@ -137,19 +137,19 @@ public final class CTTransformer: PunctuationModel, @unchecked Sendable {
 
     /// FunASR's full result: text, `punc_array`, marks, and the length of each model call.
     public func run(_ text: String) -> CTTransformerText.Result {
-        let tokens = CTTransformerText.splitWords(text)
-        return CTTransformerText.punctuate(tokens: tokens, ids: ids(of: tokens), puncList: config.puncList,
-                                           sentenceEndID: config.sentenceEndID, splitSize: splitSize,
-                                           classify: classes(ids:))
+        run(tokens: CTTransformerText.splitWords(text))
+    }
+
+    func run(tokens: [String]) -> CTTransformerText.Result {
+        CTTransformerText.punctuate(tokens: tokens, ids: ids(of: tokens), puncList: config.puncList,
+                                    sentenceEndID: config.sentenceEndID, splitSize: splitSize, classify: classes(ids:))
     }
 
     /// Punctuates `text` as FunASR's `CTTransformer.inference` does (an empty or blank text gives an empty
     /// result, as FunASR's `{"text": "", "punc_array": None}`).
     public func punctuate(_ text: String) throws -> PunctuatedText {
         let tokens = CTTransformerText.splitWords(text)
-        let r = CTTransformerText.punctuate(tokens: tokens, ids: ids(of: tokens), puncList: config.puncList,
-                                            sentenceEndID: config.sentenceEndID, splitSize: splitSize,
-                                            classify: classes(ids:))
+        let r = run(tokens: tokens)
         return PunctuatedText(text: r.text, tokens: tokens, marks: r.marks, classIDs: r.puncArray)
     }
 }
