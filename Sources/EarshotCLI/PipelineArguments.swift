@@ -49,6 +49,9 @@ struct PipelineArguments: ParsableArguments {
     @Option(help: "Hotwords for a SeacoParaformer model, e.g. \"阿里巴巴 达摩院\" (FunASR's weighted form \"阿里巴巴 20 …\" is accepted; weights are ignored, as FunASR's SeACo ignores them).")
     var hotwords: String?
 
+    @Option(help: "Punctuation after recognition: a FunASR CT-Transformer directory (config.yaml with model: CTTransformer, model.pt, tokens.json), run once per recording on the joined text; segments become FunASR's sentences. Off unless given (Whisper punctuates by itself).")
+    var punc: String?
+
     @Option(help: "Worker threads for the kernels.")
     var threads: Int = 2
 
@@ -95,6 +98,12 @@ struct PipelineArguments: ParsableArguments {
         Kernels.threadCount = threads
         try ModelLocations.requireModel(modelDirectory, flag: "--model")
         return try ModelDirectory.load(modelDirectory, precision: WeightPrecision(cliName: precision)!, decoding: decoding)
+    }
+
+    /// The `--punc` model (at `--precision`), or nil without the flag: its weights load only when asked.
+    func loadPunctuation() throws -> (any PunctuationModel)? {
+        guard let punc else { return nil }
+        return try ModelDirectory.loadPunctuation(punc, precision: WeightPrecision(cliName: precision)!)
     }
 
     /// FSMN-VAD, unless `--vad none`.

@@ -52,6 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
+        if pipeline.punc != nil { throw ValidationError("--punc applies to earshot transcribe; serve does not punctuate") }
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be 0 or more") }
         do { _ = try ByteCount(parsing: maxUpload) } catch { throw ValidationError("--max-upload: \(error)") }

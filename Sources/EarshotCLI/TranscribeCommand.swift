@@ -78,7 +78,10 @@ struct TranscribeCommand: ParsableCommand {
 
 
     func validate() throws {
-        if corpus.manifest != nil { return try validateCorpus() }
+        if corpus.manifest != nil {
+            if pipeline.punc != nil { throw ValidationError("--punc runs in the single-recording pipeline; corpus jobs (--manifest) do not punctuate yet") }
+            return try validateCorpus()
+        }
         guard !audio.isEmpty else { throw ValidationError("give at least one audio file (or --manifest FILE|DIR|-)") }
         try corpus.refuseWithoutManifest()
         guard TranscriptFormat(rawValue: outputFormat) != nil else {
@@ -103,7 +106,7 @@ struct TranscribeCommand: ParsableCommand {
                 ("--max-batch-size", pipeline.maxBatchSize != nil), ("--batch-size-s", pipeline.batchSizeS != nil),
                 ("--batch-size-threshold-s", pipeline.batchSizeThresholdS != nil || pipeline.batchSizeTokenThresholdS != nil),
                 ("--strict-batch-cap", pipeline.strictBatchCap), ("--vad", pipeline.vad != nil),
-                ("--speech-pad-s", pipeline.speechPadS != nil),
+                ("--speech-pad-s", pipeline.speechPadS != nil), ("--punc", pipeline.punc != nil),
             ]
             if let flag = pipelineOnly.first(where: \.1)?.0 {
                 throw ValidationError("\(flag) applies to the batched pipeline; --sequential holds the whole recording in memory and plans nothing. Drop \(flag) or --sequential")
@@ -139,7 +142,8 @@ struct TranscribeCommand: ParsableCommand {
             }
             let recognizer = try pipeline.loadRecognizer(decoding: options)
             let pipelineOptions = try pipeline.pipelineOptions(decoding: options, language: language, keepWords: wordTimestamps)
-            batched = try StreamingTranscriber(recognizer: recognizer, vad: try pipeline.loadVAD(), options: pipelineOptions)
+            batched = try StreamingTranscriber(recognizer: recognizer, vad: try pipeline.loadVAD(), options: pipelineOptions,
+                                               punctuation: try pipeline.loadPunctuation())
             whisper = nil
         }
 

@@ -87,6 +87,9 @@ enum MemoryReportText {
     static func render(_ report: PipelineReport) -> String {
         var text = report.memory?.render(format: .text) ?? ""
         text += "weights by stage: recognizer \(ByteCount(report.weightBytes)), VAD \(ByteCount(report.vadWeightBytes)) (loaded only with --vad fsmn)\n"
+        if report.punctuationWeightBytes > 0 {
+            text += "punctuation: weights \(ByteCount(report.punctuationWeightBytes)) (\(ByteCount(report.punctuationWeightBytes - report.punctuationResidentWeightBytes)) of them the mapped embedding table, resident only for the units seen; loaded only with --punc), working \(ByteCount(report.punctuationWorkingBytes)) for \(report.punctuationUnits) units\(report.punctuationAlignmentFailed ? " (units did not match the words: segments kept their text)" : "")\n"
+        }
         text += "resident after load and warm-up \(ByteCount(report.baselineBytes))\n"
         text += String(format: "audio %.1f s in %d chunks, %d batches (memory allows up to %d per batch)\n",
                        report.audioSeconds, report.chunks, report.batchSizes.count, report.memoryBatchCap)

@@ -29,6 +29,7 @@ struct TuneCommand: ParsableCommand {
     var batchSizes: String = "1,2,4,8,16"
 
     func validate() throws {
+        if pipeline.punc != nil { throw ValidationError("--punc applies to earshot transcribe; tune does not punctuate") }
         guard pipeline.maxBatchSize == nil else { throw ValidationError("tune varies the batch size itself: list sizes with --batch-sizes") }
         guard pipeline.memoryLimit != nil else { throw ValidationError("give the memory limit to respect with --memory-limit, e.g. 300MB or 1GiB") }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }

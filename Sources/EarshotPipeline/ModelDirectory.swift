@@ -29,6 +29,10 @@ public enum ModelDirectory: Equatable, Sendable {
             return .whisper
         }
         if files.contains("config.yaml") || files.contains("model.pt") {
+            if files.contains("config.yaml"), let config = try? YAMLConfig(path: path + "/config.yaml"),
+               (try? config.string("model", default: "")) == CTTransformerConfig.modelClass {
+                throw PipelineError("\(path): \(CTTransformerConfig.modelClass) is a punctuation model, not a recognizer; give it with --punc")
+            }
             for needed in ["config.yaml", "model.pt", "am.mvn"] where !files.contains(needed) {
                 throw PipelineError("\(path): a FunASR model needs \(needed), which is missing")
             }
@@ -68,5 +72,32 @@ public enum ModelDirectory: Equatable, Sendable {
             }
             return ParaformerRecognizer(model: try ParaformerModel(directory: path, precision: paraformerPrecision))
         }
+    }
+
+    /// Loads a FunASR CT-Transformer punctuation directory (`--punc`): `config.yaml` whose `model:` is
+    /// `CTTransformer`, `model.pt`, `tokens.json`. Linear layers at `precision` (fp32 gives FunASR's result).
+    /// - Throws: `PipelineError` naming the directory or file: missing files, another model class; the model's
+    ///   `FunASRError` (file and tensor) for a checkpoint that does not match its config or token list.
+    public static func loadPunctuation(_ path: String, precision: WeightPrecision) throws -> any PunctuationModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw PipelineError("\(path): no such punctuation model directory (--punc takes a FunASR CT-Transformer directory: \(CTTransformer.requiredFiles.joined(separator: ", ")))")
+        }
+        let files = Set((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+        guard files.contains("config.yaml") else {
+            throw PipelineError("\(path)/config.yaml: missing; --punc takes a FunASR CT-Transformer directory (\(CTTransformer.requiredFiles.joined(separator: ", ")))")
+        }
+        let config: YAMLConfig
+        do { config = try YAMLConfig(path: path + "/config.yaml") } catch { throw PipelineError("\(path)/config.yaml: \(error)") }
+        let modelClass = (try? config.string("model", default: "")) ?? ""
+        guard modelClass == CTTransformerConfig.modelClass else {
+            throw PipelineError("\(path)/config.yaml: model class '\(modelClass)' is not a punctuation model; --punc takes a FunASR \(CTTransformerConfig.modelClass) (ct-punc) directory")
+        }
+        let p: ParaformerPrecision = switch precision {
+        case .float16: .float16
+        case .int8: .int8
+        default: .float32
+        }
+        do { return try CTTransformer(directory: path, precision: p) } catch { throw PipelineError("\(error)") }
     }
 }

@@ -27,6 +27,16 @@ public struct PipelineReport: Sendable {
     public var weightBytes = 0
     /// Bytes of the VAD model (0 when no VAD runs).
     public var vadWeightBytes = 0
+    /// Bytes of the punctuation model's weights, mapped embedding table included (0 without one).
+    public var punctuationWeightBytes = 0
+    /// The part of them resident once it has run (the mapped embedding table left out).
+    public var punctuationResidentWeightBytes = 0
+    /// Punctuation units of the recording's joined text and the bytes the stage reserved for them (0 without
+    /// a punctuation model).
+    public var punctuationUnits = 0
+    public var punctuationWorkingBytes = 0
+    /// The punctuation units could not be matched to the recognised words: segments kept their own text.
+    public var punctuationAlignmentFailed = false
     /// The limit in force, if any.
     public var memoryLimit: ByteCount?
     /// Language the chunks were decoded in (given, or detected from the first chunk).
@@ -52,6 +62,8 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
 public final class StreamingTranscriber {
     public let recognizer: any SpeechRecognizer
     public let vad: FSMNVAD?
+    /// Punctuation after recognition (`--punc`): segments become FunASR's sentences (``PunctuationStage``).
+    public let punctuation: (any PunctuationModel)?
     public let options: PipelineOptions
     public let ledger: MemoryLedger
     private let batchCap: Int
@@ -75,9 +87,11 @@ public final class StreamingTranscriber {
     /// Prepares a run: warms the model up (so every weight page is resident), measures the baseline and
     /// works out the largest batch the memory limit allows.
     /// - Throws: `PipelineError` when the limit is below the smallest workable one for this model.
-    public init(recognizer: any SpeechRecognizer, vad: FSMNVAD?, options: PipelineOptions) throws {
+    public init(recognizer: any SpeechRecognizer, vad: FSMNVAD?, options: PipelineOptions,
+                punctuation: (any PunctuationModel)? = nil) throws {
         self.recognizer = recognizer
         self.vad = vad
+        self.punctuation = punctuation
         self.options = options
         guard (0...2).contains(options.speechPadSeconds), (0...1).contains(options.pieceGapSeconds) else {
             throw PipelineError("speech pad must be 0–2 s and the gap between pieces 0–1 s (got \(options.speechPadSeconds) s, \(options.pieceGapSeconds) s)")
@@ -89,7 +103,7 @@ public final class StreamingTranscriber {
                                        wordTimings: options.segmentsPerUtterance || options.keepWords,
                                        wordProbabilities: options.keepWords)
         try recognizer.validate(settings)
-        resident = try ResidentMemory.measure(recognizer: recognizer, vad: vad, settings: settings)
+        resident = try ResidentMemory.measure(recognizer: recognizer, vad: vad, settings: settings, punctuation: punctuation)
         let baseline = resident.bytes
         let cost = recognizer.batchCost(settings)
         let audioReserve = SpeechWindowCutter.bufferBytes(capacity: chunkSamples)
@@ -130,6 +144,8 @@ public final class StreamingTranscriber {
         report.baselineBytes = resident.bytes
         report.weightBytes = recognizer.weightBytes
         report.vadWeightBytes = resident.vadWeightBytes
+        report.punctuationWeightBytes = punctuation?.weightBytes ?? 0
+        report.punctuationResidentWeightBytes = punctuation?.residentWeightBytes ?? 0
         report.memoryLimit = options.memoryLimit
         let reader = try AudioFileReader(path: path, targetSampleRate: Self.sampleRate)
         defer { reader.close() }
@@ -154,8 +170,20 @@ public final class StreamingTranscriber {
             })
         var reorderer = ChronologicalReorderer<[TranscriptSegment]>()
         let recognizer = self.recognizer
-        let segmenter = UtteranceSegmenter(maxSentenceSpan: options.maxUtteranceSeconds, keepWords: options.keepWords,
+        // With punctuation the recording's segments (with their words) are held until the end, as FunASR
+        // punctuates the joined text of the whole recording.
+        let segmenter = UtteranceSegmenter(maxSentenceSpan: options.maxUtteranceSeconds,
+                                           keepWords: options.keepWords || punctuation != nil,
                                            tokenize: { recognizer.tokenize($0) })
+        var held: [TranscriptSegment] = []
+        var heldReservations: [MemoryReservation] = []
+        defer { for reservation in heldReservations { reservation.release() } }
+        func emit(_ segment: TranscriptSegment) throws {
+            guard punctuation != nil else { return try onSegment(segment) }
+            heldReservations.append(try ledger.reserve(ByteCount(PunctuationStage.heldBytes(segment)), category: .outputs,
+                                                       label: "held for punctuation"))
+            held.append(segment)
+        }
 
         func runBatches(_ batches: [PlannedBatch]) throws {
             for batch in batches {
@@ -176,7 +204,7 @@ public final class StreamingTranscriber {
                     for var segment in ordered.result {
                         segmentCount += 1
                         segment.id = segmentCount
-                        try onSegment(segment)
+                        try emit(segment)
                     }
                 }
             }
@@ -198,6 +226,13 @@ public final class StreamingTranscriber {
         }
         try cutter.finish(emit: enqueue)
         try runBatches(planner.finish())
+        if let punctuation {
+            let outcome = try PunctuationStage(model: punctuation, keepWords: options.keepWords).run(held, ledger: ledger)
+            report.punctuationUnits = outcome.units
+            report.punctuationWorkingBytes = outcome.workingBytes
+            report.punctuationAlignmentFailed = outcome.alignmentFailed
+            for segment in outcome.segments { try onSegment(segment) }
+        }
         report.audioSeconds = Double(cutter.samplesRead) / Double(Self.sampleRate)
         report.language = settings.language
         report.ledger = ledger.snapshot()

@@ -83,4 +83,16 @@ public struct YAMLConfig: @unchecked Sendable {
         }
         return out
     }
+
+    /// List of strings at `keyPath` (scalars read as written: `- _`, `- <unk>`, `- '?'`); `defaultValue` when absent.
+    public func strings(_ keyPath: String, default defaultValue: [String]) throws(CheckpointError) -> [String] {
+        guard let n = node(keyPath) else { return defaultValue }
+        guard let seq = n.sequence else { throw bad(keyPath, "a list of strings") }
+        var out: [String] = []
+        for item in seq {
+            guard let v = item.string else { throw bad(keyPath, "a list of strings") }
+            out.append(v)
+        }
+        return out
+    }
 }

@@ -55,8 +55,8 @@ final class EncoderScratch {
 }
 
 /// FunASR's SAN-M encoder (`funasr/models/sanm/encoder.py:SANMEncoder.forward`) for one unpadded sequence:
-/// `x·√d + PE` (sin/cos concatenated, positions from 1), `encoders0` (input width → d, no residual around
-/// attention), `num_blocks−1` layers, `after_norm`. Each layer: `a = MHA(q,k,v) + (FSMN(v) + v)`,
+/// `x·√d + PE` (sin/cos concatenated, positions from 1), `encoders0` (input width → d; a residual around
+/// attention only when the widths are equal), `num_blocks−1` layers, `after_norm`. Each layer: `a = MHA(q,k,v) + (FSMN(v) + v)`,
 /// `x = x + a`, `x = x + FFN(LN2(x))` with ReLU. A sequence alone gives what FunASR gives its valid frames in a
 /// padded batch: attention masks padded keys and the FSMN input is masked, so padding never reaches them.
 struct SANMEncoder: @unchecked Sendable {
@@ -120,8 +120,12 @@ struct SANMEncoder: @unchecked Sendable {
             }
             output.withUnsafeMutableBufferPointer { out in
                 let x = out.baseAddress!
+                // encoders0 adds its input back only when it keeps the width (`EncoderLayerSANM`: in_size ==
+                // size, as in CT-Transformer's 256 → 256); Paraformer's 560 → 512 layer has no residual.
+                let sameWidth = c.inputSize == d
+                if sameWidth { x.update(from: x0, count: rows * d) }
                 for (i, layer) in layers.enumerated() {
-                    run(layer, input: i == 0 ? UnsafePointer(x0) : UnsafePointer(x), offsets: offsets, scratch: s, into: x)
+                    run(layer, input: i == 0 && !sameWidth ? UnsafePointer(x0) : UnsafePointer(x), offsets: offsets, scratch: s, into: x)
                 }
                 afterNorm.apply(x, rows: rows, into: x)
             }
