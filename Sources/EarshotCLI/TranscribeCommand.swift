@@ -4,6 +4,7 @@ import EarshotAudio
 import EarshotFunASR
 import EarshotMemory
 import EarshotPipeline
+import EarshotSpeaker
 import EarshotTensor
 import EarshotWhisper
 
@@ -76,6 +77,10 @@ struct TranscribeCommand: ParsableCommand {
     @Flag(help: "Word start/end times (cross-attention alignment, as faster-whisper's word_timestamps=True), in json and verbose_json.")
     var wordTimestamps = false
 
+    @Flag(help: "Label each segment with its speaker (FSMN-VAD + resemblyzer d-vectors + clustering, as `earshot diarize`): `speaker` in json/verbose_json, a `spkN: ` prefix in txt/srt/vtt.")
+    var diarize = false
+
+    @OptionGroup(title: "Speakers (with --diarize)") var speakers: SpeakerArguments
 
     func validate() throws {
         if corpus.manifest != nil { return try validateCorpus() }
@@ -152,19 +157,28 @@ struct TranscribeCommand: ParsableCommand {
                 throw CLIError("--output-dir \(outputDir) exists and is not a directory")
             }
         }
+        // The speaker stage loads only when asked for; it shares the pipeline's ledger (and --memory-limit).
+        let diarizer = try diarize ? speakers.loadDiarizer(vad: try pipeline.loadVAD() ?? FSMNVAD(
+            directory: pipeline.vadModel ?? ModelLocations.cache + "/models/fsmn-vad")) : nil
         var failures = 0
         for path in audio {
             let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             let sink = TranscriptSink(format: format, task: options.task,
                                       path: outputDir.map { ($0 as NSString).appendingPathComponent("\(base).\(format.fileExtension)") })
             do {
+                let turns = try diarizer?.diarize(file: path, options: speakers.options, ledger: batched?.ledger)
+                let labelled: (TranscriptSegment) -> TranscriptSegment = { segment in
+                    var s = segment
+                    s.speaker = turns?.speaker(start: s.start, end: s.end)?.label
+                    return s
+                }
                 if let batched {
                     let progressBar = ProgressBar(label: (path as NSString).lastPathComponent, enabled: progress)
                     let times = StageTimes()
                     let report = try batched.run(path: path, times: times, onProgress: { done, total in
                         if let total { progressBar.update(done, total) }
                     }, onSegment: { segment in
-                        try times.measure(.output) { try sink.append(segment) }
+                        try times.measure(.output) { try sink.append(labelled(segment)) }
                     })
                     progressBar.finish()
                     guard report.audioSeconds > 0 else {
@@ -174,7 +188,11 @@ struct TranscribeCommand: ParsableCommand {
                         try sink.finish(language: report.language ?? options.language ?? "",
                                         duration: report.audioSeconds)
                     }
-                    if memoryReport { FileHandle.standardError.write(Data(MemoryReportText.render(report).utf8)) }
+                    if memoryReport {
+                        var text = MemoryReportText.render(report)
+                        if let diarizer, let turns { text += SpeakerReportText.line(diarizer: diarizer, result: turns) }
+                        FileHandle.standardError.write(Data(text.utf8))
+                    }
                     if profile {
                         FileHandle.standardError.write(Data(ProfileText.render(times, audioSeconds: report.audioSeconds).utf8))
                     }
@@ -187,7 +205,7 @@ struct TranscribeCommand: ParsableCommand {
                     let transcript = try whisper.transcribe(audio: samples, options: options,
                                                             onProgress: { done, total in progress.update(done, total) })
                     progress.finish()
-                    for segment in transcript.segments { try sink.append(segment) }
+                    for segment in transcript.segments { try sink.append(labelled(segment)) }
                     try sink.finish(language: transcript.language, duration: transcript.duration)
                 }
             } catch {

@@ -1,0 +1,209 @@
+import EarshotAudio
+import EarshotFunASR
+import EarshotMemory
+import EarshotSpeech
+import Foundation
+
+/// Options of one diarization run.
+public struct DiarizationOptions: Sendable {
+    /// The number of speakers when known; `nil` lets the clustering back end decide.
+    public var speakers: Int?
+    /// At most this many windows per embedding call (the memory limit may lower it).
+    public var maxBatchWindows = 16
+    /// Turns shorter than this go to the nearer neighbour (FunASR campplus/utils.py `smooth(mindur=0.7)`).
+    public var minTurnSeconds = 0.7
+    /// Samples read from the file at a time.
+    public var readSamples = 160_000
+
+    /// Defaults: automatic speaker count.
+    public init(speakers: Int? = nil) { self.speakers = speakers }
+}
+
+/// One speaker turn on the recording's timeline.
+public struct SpeakerTurn: Sendable, Equatable, Codable {
+    /// Start and end in seconds.
+    public var start: Double
+    public var end: Double
+    /// Speaker index (0, 1, … in order of first appearance).
+    public var speaker: Int
+
+    public init(start: Double, end: Double, speaker: Int) {
+        self.start = start
+        self.end = end
+        self.speaker = speaker
+    }
+
+    /// The label written in RTTM, JSON and transcripts (`spk0`, `spk1`, …).
+    public var label: String { "spk\(speaker)" }
+}
+
+/// What a diarization run found.
+public struct DiarizationResult: Sendable {
+    /// Speaker turns in time order (adjacent windows of one speaker merged, short turns smoothed away).
+    public var turns: [SpeakerTurn]
+    /// FSMN-VAD's speech regions, in milliseconds.
+    public var speechRegions: [SpeechSegment]
+    /// Windows embedded.
+    public var windows: Int
+    /// Seconds of audio read.
+    public var audioSeconds: Double
+    /// Distinct speakers in `turns`.
+    public var speakers: Int { Set(turns.map(\.speaker)).count }
+
+    /// The speaker whose turns overlap `start ..< end` the longest (`nil` when none does): how transcript
+    /// segments get their speaker.
+    public func speaker(start: Double, end: Double) -> SpeakerTurn? {
+        var best: SpeakerTurn?, bestOverlap = 0.0
+        var bySpeaker: [Int: Double] = [:]
+        for t in turns where t.end > start && t.start < end {
+            bySpeaker[t.speaker, default: 0] += min(t.end, end) - max(t.start, start)
+        }
+        for (s, overlap) in bySpeaker.sorted(by: { $0.key < $1.key }) where overlap > bestOverlap {
+            bestOverlap = overlap
+            best = SpeakerTurn(start: start, end: end, speaker: s)
+        }
+        return best
+    }
+
+    /// NIST RTTM: one `SPEAKER <file> 1 <start> <duration> <NA> <NA> <speaker> <NA> <NA>` line per turn.
+    public func rttm(fileID: String) -> String {
+        turns.map { t in
+            "SPEAKER \(fileID) 1 \(String(format: "%.3f", t.start)) \(String(format: "%.3f", t.end - t.start)) <NA> <NA> \(t.label) <NA> <NA>\n"
+        }.joined()
+    }
+
+    /// `{"speakers": N, "turns": [{"start", "end", "speaker"}], "speech": [[start_ms, end_ms]]}`.
+    public func json() -> String {
+        struct Turn: Encodable { let start: Double; let end: Double; let speaker: String }
+        struct Output: Encodable { let speakers: Int; let turns: [Turn]; let speech: [[Int]] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let out = Output(speakers: speakers,
+                         turns: turns.map { Turn(start: ($0.start * 1000).rounded() / 1000,
+                                                 end: ($0.end * 1000).rounded() / 1000, speaker: $0.label) },
+                         speech: speechRegions.map { [$0.startMs, $0.endMs] })
+        return String(decoding: (try? encoder.encode(out)) ?? Data("{}".utf8), as: UTF8.self) + "\n"
+    }
+}
+
+/// Who spoke when: FSMN-VAD speech regions (streamed), a speaker embedding per window over each region
+/// (the embedder's window and hop, cut as FunASR's `sv_chunk` cuts them), clustering of all windows, then
+/// FunASR's `postprocess` rules to turn labelled windows into turns.
+///
+/// Memory: audio is read `readSamples` at a time and only the samples of the open speech region (at most
+/// FSMN-VAD's maximum segment) plus a few seconds are kept; windows are embedded in batches as each region
+/// ends; the embedding matrix (4·dimension bytes per window) grows with the recording. Batches and the
+/// matrix are reserved in the ledger under ``MemoryCategory/speaker``.
+public final class Diarizer: @unchecked Sendable {
+    // @unchecked: the stored models are Sendable and immutable; the class holds no mutable state.
+    /// The VAD model.
+    public let vad: FSMNVAD
+    /// The speaker embedder.
+    public let embedder: any SpeakerEmbedder
+    /// The clustering back end.
+    public let clustering: any SpeakerClustering
+
+    /// Combines the three stages.
+    public init(vad: FSMNVAD, embedder: any SpeakerEmbedder, clustering: any SpeakerClustering) {
+        self.vad = vad
+        self.embedder = embedder
+        self.clustering = clustering
+    }
+
+    /// Diarizes an audio file, streamed.
+    /// - Throws: `AudioError` for unreadable audio, `MemoryError`/`SpeakerError` when the limit leaves no room
+    ///   for one window, errors of the embedder or clustering.
+    public func diarize(file path: String, options: DiarizationOptions = DiarizationOptions(),
+                        ledger: MemoryLedger? = nil) throws -> DiarizationResult {
+        let reader = try AudioFileReader(path: path, targetSampleRate: 16000)
+        defer { reader.close() }
+        let run = try Run(diarizer: self, options: options, ledger: ledger)
+        while true {
+            let chunk = try reader.read(maxSamples: options.readSamples)
+            if chunk.isEmpty { break }
+            try run.push(chunk)
+        }
+        return try run.finish()
+    }
+
+    /// Diarizes samples already in memory (16 kHz mono).
+    public func diarize(samples: [Float], options: DiarizationOptions = DiarizationOptions(),
+                        ledger: MemoryLedger? = nil) throws -> DiarizationResult {
+        let run = try Run(diarizer: self, options: options, ledger: ledger)
+        var i = 0
+        while i < samples.count {
+            let j = min(samples.count, i + options.readSamples)
+            try run.push(Array(samples[i ..< j]))
+            i = j
+        }
+        return try run.finish()
+    }
+
+    /// The window starts and ends (in samples of a region of `count` samples) as FunASR's `sv_chunk` cuts
+    /// them: every `hop` from 0, each `window` long, the last ending at the region's end (shifted back so it
+    /// is a full window when the region allows), stopping once a window reaches the end.
+    public static func windows(count: Int, window: Int, hop: Int) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var lastEnd = 0
+        var start = 0
+        while start < count {
+            let end = min(start + window, count)
+            if end <= lastEnd { break }
+            lastEnd = end
+            out.append(max(0, end - window) ..< end)
+            start += hop
+        }
+        return out
+    }
+
+    /// Labelled windows (seconds) → turns: FunASR campplus/utils.py `postprocess`: labels renumbered in order of
+    /// appearance, overlapping windows of one speaker merged, the overlap between different speakers split at
+    /// its middle, turns shorter than `minTurn` relabelled to the nearer neighbour, then merged again.
+    public static func turns(windows: [(start: Double, end: Double)], labels: [Int], minTurn: Double) -> [SpeakerTurn] {
+        precondition(windows.count == labels.count)
+        guard !windows.isEmpty else { return [] }
+        var renumber: [Int: Int] = [:]
+        var turns: [SpeakerTurn] = []
+        for (w, l) in zip(windows, labels) {
+            if renumber[l] == nil { renumber[l] = renumber.count }
+            turns.append(SpeakerTurn(start: w.start, end: w.end, speaker: renumber[l]!))
+        }
+        turns = mergeSequential(turns)
+        for i in 1 ..< max(1, turns.count) where turns[i - 1].end > turns[i].start + 1e-4 {
+            let middle = (turns[i].start + turns[i - 1].end) / 2
+            turns[i].start = middle
+            turns[i - 1].end = middle
+        }
+        guard turns.count >= 2 else { return turns }
+        for i in turns.indices {
+            turns[i].start = (turns[i].start * 100).rounded() / 100
+            turns[i].end = (turns[i].end * 100).rounded() / 100
+            if turns[i].end - turns[i].start < minTurn {
+                if i == 0 {
+                    turns[i].speaker = turns[i + 1].speaker
+                } else if i == turns.count - 1 {
+                    turns[i].speaker = turns[i - 1].speaker
+                } else if turns[i].start - turns[i - 1].end <= turns[i + 1].start - turns[i].end {
+                    turns[i].speaker = turns[i - 1].speaker
+                } else {
+                    turns[i].speaker = turns[i + 1].speaker
+                }
+            }
+        }
+        return mergeSequential(turns)
+    }
+
+    /// FunASR `merge_seque`: a turn joins the previous one when the speaker is the same and it starts no later
+    /// than the previous one ends.
+    static func mergeSequential(_ turns: [SpeakerTurn]) -> [SpeakerTurn] {
+        var out: [SpeakerTurn] = []
+        for t in turns {
+            if let last = out.last, last.speaker == t.speaker, t.start <= last.end {
+                out[out.count - 1].end = t.end
+            } else {
+                out.append(t)
+            }
+        }
+        return out
+    }
+}
