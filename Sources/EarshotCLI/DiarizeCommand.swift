@@ -13,6 +13,12 @@ struct SpeakerArguments: ParsableArguments {
     @Option(help: "Number of speakers, when known (default: decided by the clustering).")
     var numSpeakers: Int?
 
+    @Option(help: ArgumentHelp("Clustering stop threshold (average cosine similarity) for the automatic speaker count.", visibility: .hidden))
+    var clusterThreshold: Float?
+
+    @Option(help: ArgumentHelp("Also write every window's embedding as JSON lines {start, end, label-free vector} to this file.", visibility: .hidden))
+    var dumpEmbeddings: String?
+
     func validate() throws {
         if let numSpeakers, numSpeakers < 1 { throw ValidationError("--num-speakers must be at least 1") }
     }
@@ -24,11 +30,15 @@ struct SpeakerArguments: ParsableArguments {
         guard FileManager.default.fileExists(atPath: speakerModelPath) else {
             throw CLIError("\(speakerModelPath): speaker model not found; run scripts/fetch-assets.sh models (resemblyzer 0.1.4's pretrained.pt) or give --speaker-model")
         }
-        let embedder = try ResemblyzerEncoder(path: speakerModelPath)
-        return Diarizer(vad: vad, embedder: embedder, clustering: AverageLinkageClustering())
+        return try Diarizer.resemblyzer(vad: vad, model: speakerModelPath,
+                                        clustering: clusterThreshold.map { AverageLinkageClustering(threshold: $0) })
     }
 
-    var options: DiarizationOptions { DiarizationOptions(speakers: numSpeakers) }
+    var options: DiarizationOptions {
+        var o = DiarizationOptions(speakers: numSpeakers)
+        o.keepEmbeddings = dumpEmbeddings != nil
+        return o
+    }
 }
 
 /// `earshot diarize`: who spoke when.
@@ -84,6 +94,12 @@ struct DiarizeCommand: ParsableCommand {
                        try ledger.reserve(ByteCount(diarizer.embedder.weightBytes), category: .weights,
                                           label: "speaker embedder")]
         let result = try diarizer.diarize(file: audio, options: speakers.options, ledger: ledger)
+        if let dump = speakers.dumpEmbeddings {
+            let lines = result.embeddings.map { e in
+                "{\"start\":\(e.start),\"end\":\(e.end),\"vector\":[\(e.vector.map { "\($0)" }.joined(separator: ","))]}\n"
+            }.joined()
+            try lines.write(toFile: dump, atomically: true, encoding: .utf8)
+        }
         let fileID = ((audio as NSString).lastPathComponent as NSString).deletingPathExtension
         try OutputFile.writeToStandardOutput(format == "json" ? result.json() : result.rttm(fileID: fileID))
         if memoryReport {

@@ -60,8 +60,12 @@ extension Diarizer {
             }
             let turns = Diarizer.turns(windows: windows, labels: labels, minTurn: options.minTurnSeconds)
             held?.release()
-            return DiarizationResult(turns: turns, speechRegions: regions, windows: windows.count,
-                                     audioSeconds: Double(totalSamples) / 16000)
+            var result = DiarizationResult(turns: turns, speechRegions: regions, windows: windows.count,
+                                           audioSeconds: Double(totalSamples) / 16000)
+            if options.keepEmbeddings {
+                result.embeddings = zip(windows, embeddings).map { ($0.start, $0.end, $1) }
+            }
+            return result
         }
 
         private func handle(_ event: VADEvent) {

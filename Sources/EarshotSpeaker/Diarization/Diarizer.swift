@@ -14,6 +14,8 @@ public struct DiarizationOptions: Sendable {
     public var minTurnSeconds = 0.7
     /// Samples read from the file at a time.
     public var readSamples = 160_000
+    /// Return every window's embedding in the result (for analysis and for feeding other back ends).
+    public var keepEmbeddings = false
 
     /// Defaults: automatic speaker count.
     public init(speakers: Int? = nil) { self.speakers = speakers }
@@ -47,8 +49,19 @@ public struct DiarizationResult: Sendable {
     public var windows: Int
     /// Seconds of audio read.
     public var audioSeconds: Double
+    /// Each embedded window's start and end (seconds) and its vector, when ``DiarizationOptions/keepEmbeddings``
+    /// was set (empty otherwise).
+    public var embeddings: [(start: Double, end: Double, vector: [Float])] = []
     /// Distinct speakers in `turns`.
     public var speakers: Int { Set(turns.map(\.speaker)).count }
+
+    /// A result from its parts.
+    public init(turns: [SpeakerTurn], speechRegions: [SpeechSegment], windows: Int, audioSeconds: Double) {
+        self.turns = turns
+        self.speechRegions = speechRegions
+        self.windows = windows
+        self.audioSeconds = audioSeconds
+    }
 
     /// The speaker whose turns overlap `start ..< end` the longest (`nil` when none does): how transcript
     /// segments get their speaker.
@@ -101,10 +114,10 @@ public final class Diarizer: @unchecked Sendable {
     /// The speaker embedder.
     public let embedder: any SpeakerEmbedder
     /// The clustering back end.
-    public let clustering: any SpeakerClustering
+    public let clustering: any SpeakerClusterer
 
     /// Combines the three stages.
-    public init(vad: FSMNVAD, embedder: any SpeakerEmbedder, clustering: any SpeakerClustering) {
+    public init(vad: FSMNVAD, embedder: any SpeakerEmbedder, clustering: any SpeakerClusterer) {
         self.vad = vad
         self.embedder = embedder
         self.clustering = clustering

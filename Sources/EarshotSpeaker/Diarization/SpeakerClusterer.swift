@@ -1,8 +1,8 @@
 /// What the diarizer needs from a clustering back end: a speaker label per embedding.
 ///
-/// FunASR's `ClusterBackend` port (Sources/EarshotSpeaker/Clustering/, helper "campp") is meant to conform;
-/// until it is merged ``AverageLinkageClustering`` stands in.
-public protocol SpeakerClustering: Sendable {
+/// FunASR's `ClusterBackend` port (`SpeakerClustering` in Sources/EarshotSpeaker/Clustering/) conforms; the
+/// simpler ``AverageLinkageClustering`` stands in where that port is not available.
+public protocol SpeakerClusterer: Sendable {
     /// One label per row of `embeddings` (labels are small non-negative integers; their order carries no
     /// meaning). `speakers`, when given, is the number of clusters wanted; otherwise the back end decides.
     /// - Throws: when the embeddings are unusable (ragged rows, non-finite values).
@@ -13,7 +13,7 @@ public protocol SpeakerClustering: Sendable {
 /// with average linkage on cosine similarity, merging the most similar pair of clusters until `speakers`
 /// clusters remain or no pair is more similar than `threshold`. O(n²) memory and O(n³) time: fine for the
 /// few hundred windows of a short recording, not for hours of audio.
-public struct AverageLinkageClustering: SpeakerClustering {
+public struct AverageLinkageClustering: SpeakerClusterer {
     /// Clusters whose average pairwise cosine similarity is above this merge when the count is automatic.
     public var threshold: Float
 
