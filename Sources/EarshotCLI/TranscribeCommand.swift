@@ -83,6 +83,9 @@ struct TranscribeCommand: ParsableCommand {
     @OptionGroup(title: "Speakers (with --diarize)") var speakers: SpeakerArguments
 
     func validate() throws {
+        if diarize && corpus.manifest != nil {
+            throw ValidationError("--diarize labels one file's segments; corpus runs (--manifest) do not diarize")
+        }
         if corpus.manifest != nil { return try validateCorpus() }
         guard !audio.isEmpty else { throw ValidationError("give at least one audio file (or --manifest FILE|DIR|-)") }
         try corpus.refuseWithoutManifest()
@@ -128,6 +131,10 @@ struct TranscribeCommand: ParsableCommand {
         options.withoutTimestamps = withoutTimestamps
         options.wordTimestamps = sequential && wordTimestamps
         options.temperatures = temperatures
+        // The speaker stage loads only when asked for, before the pipeline measures its resident baseline (so
+        // the plan for --memory-limit includes its weights); its batches and embeddings go in the pipeline's ledger.
+        let diarizer = try diarize ? speakers.loadDiarizer(vad: FSMNVAD(
+            directory: pipeline.vadModel ?? ModelLocations.cache + "/models/fsmn-vad")) : nil
         let whisper: WhisperModel?
         let batched: StreamingTranscriber?
         try ModelLocations.requireModel(pipeline.modelDirectory, flag: "--model")
@@ -157,9 +164,6 @@ struct TranscribeCommand: ParsableCommand {
                 throw CLIError("--output-dir \(outputDir) exists and is not a directory")
             }
         }
-        // The speaker stage loads only when asked for; it shares the pipeline's ledger (and --memory-limit).
-        let diarizer = try diarize ? speakers.loadDiarizer(vad: try pipeline.loadVAD() ?? FSMNVAD(
-            directory: pipeline.vadModel ?? ModelLocations.cache + "/models/fsmn-vad")) : nil
         var failures = 0
         for path in audio {
             let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension

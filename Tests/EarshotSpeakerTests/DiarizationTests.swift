@@ -50,7 +50,9 @@ extension SpeakerSuite {
             #expect(r.speaker(start: 1.5, end: 3)?.label == "spk1")
             #expect(r.speaker(start: 0, end: 2.9)?.label == "spk0")
             #expect(r.speaker(start: 4.5, end: 6)?.speaker == 0)   // 0.5 s each: the lower index wins the tie
-            #expect(r.speaker(start: 7, end: 8) == nil)
+            #expect(r.speaker(start: 7, end: 8)?.speaker == 0)     // no overlap: the nearest turn (5–5.5)
+            #expect(r.speaker(start: 2.2, end: 2.2)?.speaker == 1)   // zero length: the turn containing it
+            #expect(DiarizationResult(turns: [], speechRegions: [], windows: 0, audioSeconds: 0).speaker(start: 0, end: 1) == nil)
             #expect(r.rttm(fileID: "x").hasPrefix("SPEAKER x 1 0.000 2.000 <NA> <NA> spk0 <NA> <NA>\n"))
         }
 

@@ -63,10 +63,12 @@ public struct DiarizationResult: Sendable {
         self.audioSeconds = audioSeconds
     }
 
-    /// The speaker whose turns overlap `start ..< end` the longest (`nil` when none does): how transcript
-    /// segments get their speaker.
+    /// The speaker whose turns overlap `start ..< end` the longest (ties: the lower index); a span that
+    /// overlaps no turn (or has no length) gets the nearest turn's speaker; `nil` only without turns. This is
+    /// how transcript segments get their speaker.
     public func speaker(start: Double, end: Double) -> SpeakerTurn? {
-        var best: SpeakerTurn?, bestOverlap = 0.0
+        guard let nearest = turns.min(by: { distance($0, start, end) < distance($1, start, end) }) else { return nil }
+        var best = SpeakerTurn(start: start, end: end, speaker: nearest.speaker), bestOverlap = 0.0
         var bySpeaker: [Int: Double] = [:]
         for t in turns where t.end > start && t.start < end {
             bySpeaker[t.speaker, default: 0] += min(t.end, end) - max(t.start, start)
@@ -76,6 +78,10 @@ public struct DiarizationResult: Sendable {
             best = SpeakerTurn(start: start, end: end, speaker: s)
         }
         return best
+    }
+
+    private func distance(_ t: SpeakerTurn, _ start: Double, _ end: Double) -> Double {
+        max(0, t.start - end, start - t.end)
     }
 
     /// NIST RTTM: one `SPEAKER <file> 1 <start> <duration> <NA> <NA> <speaker> <NA> <NA>` line per turn.
