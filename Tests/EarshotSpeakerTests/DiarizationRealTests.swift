@@ -59,6 +59,8 @@ extension SpeakerSuite {
             let result = try d.diarize(file: path, ledger: ledger)
             let matrix = result.windows * d.embedder.dimension * 4
             #expect(ledger.peak(.speaker).bytes >= matrix + d.embedder.batchBytes(windows: 1))
+            // Clustering's working memory (quadratic in windows) is reserved on top of the matrix.
+            #expect(ledger.peak(.speaker).bytes >= matrix + d.clustering.workingBytes(count: result.windows, dimension: 256))
             #expect(ledger.current(.speaker).bytes == 0)   // released at the end
             let tight = MemoryLedger(limit: ByteCount(d.embedder.batchBytes(windows: 1) / 2))
             #expect(throws: (any Error).self) { try d.diarize(file: path, ledger: tight) }

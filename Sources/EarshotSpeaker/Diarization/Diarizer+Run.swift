@@ -54,7 +54,11 @@ extension Diarizer {
             stream.finish { self.handle($0) }
             if let failure { throw failure }
             buffer = []
+            let working = try ledger?.reserve(
+                ByteCount(diarizer.clustering.workingBytes(count: embeddings.count, dimension: diarizer.embedder.dimension)),
+                category: .speaker, label: "clustering")
             let labels = embeddings.isEmpty ? [] : try diarizer.clustering.cluster(embeddings, speakers: options.speakers)
+            working?.release()
             guard labels.count == embeddings.count else {
                 throw SpeakerError(.invalidInput, message: "the clustering returned \(labels.count) labels for \(embeddings.count) embeddings")
             }
@@ -117,7 +121,7 @@ extension Diarizer {
         /// The embedding matrix and held samples, in the ledger.
         private func account() throws {
             guard let held else { return }
-            let bytes = 4 * (buffer.count + embeddings.count * diarizer.embedder.dimension) + 16 * windows.count
+            let bytes = 4 * (buffer.count + embeddings.count * diarizer.embedder.dimension) + 16 * (windows.count + regions.count)
             try held.resize(to: ByteCount(bytes))
         }
     }

@@ -7,6 +7,9 @@ public protocol SpeakerClusterer: Sendable {
     /// meaning). `speakers`, when given, is the number of clusters wanted; otherwise the back end decides.
     /// - Throws: when the embeddings are unusable (ragged rows, non-finite values).
     func cluster(_ embeddings: [[Float]], speakers: Int?) throws -> [Int]
+    /// Bytes `cluster` allocates for `count` embeddings of `dimension` values (affinity matrices, copies):
+    /// an upper bound the diarizer reserves in the memory ledger before clustering.
+    func workingBytes(count: Int, dimension: Int) -> Int
 }
 
 /// A stand-in back end while FunASR's is being ported: agglomerative clustering of L2-normalised embeddings
@@ -20,6 +23,11 @@ public struct AverageLinkageClustering: SpeakerClusterer {
     /// A back end stopping at `threshold` (resemblyzer d-vectors of one speaker average ≈ 0.8 over 1.6-s
     /// windows; different speakers on one telephone line ≈ 0.6–0.75).
     public init(threshold: Float = 0.72) { self.threshold = threshold }
+
+    /// The n × n similarity sums (float64), the normalised copies and the member lists.
+    public func workingBytes(count: Int, dimension: Int) -> Int {
+        8 * count * count + 4 * count * dimension + 24 * count
+    }
 
     public func cluster(_ embeddings: [[Float]], speakers: Int?) throws -> [Int] {
         let n = embeddings.count
