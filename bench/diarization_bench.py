@@ -12,7 +12,8 @@ from der import der, read_rttm
 CACHE = os.environ.get("EARSHOT_CACHE", os.path.expanduser("~/.cache/earshot"))
 RECORDINGS = [("sample", "audio/pyannote/sample.wav", "audio/pyannote/sample.rttm")] + [
     (n, "diarization/%s.wav" % n, "diarization/%s.rttm" % n)
-    for n in ("alt-reader-cards", "alt-reader-sheila", "alt-callers")]
+    for n in ("alt-reader-cards", "alt-reader-sheila", "alt-callers")] + [
+    ("english-10min-seed0", "long/english-10min-seed0.wav", "long/english-10min-seed0.rttm")]
 
 
 def main():

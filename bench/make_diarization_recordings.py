@@ -14,6 +14,8 @@ sample: start = first sample / 16000, duration = clip length / 16000.
 
 Writes $EARSHOT_CACHE/diarization/<name>.wav (16-kHz mono s16) and <name>.rttm, and copies each RTTM into
 Tests/EarshotSpeakerTests/Fixtures/ so the reference is committed. Deterministic (seed per recording).
+Also writes the four-speaker reference of the 10-minute recording of scripts/make-long-recording.py
+(long/english-10min-seed0.rttm; see long_reference).
 Run: python3 bench/make_diarization_recordings.py   (numpy only)
 """
 import os, random, wave
@@ -90,6 +92,44 @@ def build(name, first, second, seed):
     print("%s: %.1f s, %d turns" % (name, len(audio) / SR, len(turns)))
 
 
+def long_reference(minutes=10, seed=0):
+    """The exact speaker reference of scripts/make-long-recording.py's english-<minutes>min-seed<seed>.wav (if it is
+    in the cache): from its clips.tsv, each LibriVox clip is a `reader` turn and each cards clip a `cards` turn
+    (trimmed of leading and trailing silence exactly as above, measured on the source clip), and each copy of the
+    pyannote call contributes sample.rttm's turns (speaker90 → diane, speaker91 → sheila) shifted to where it sits."""
+    name = "english-%dmin-seed%d" % (minutes, seed)
+    tsv = os.path.join(CACHE, "long", name + ".clips.tsv")
+    if not os.path.exists(tsv):
+        print("%s not found (scripts/make-long-recording.py --minutes %d); skipped" % (tsv, minutes))
+        return
+    call = []
+    with open(os.path.join(CACHE, "audio/pyannote/sample.rttm")) as f:
+        for line in f:
+            p = line.split()
+            call.append((float(p[3]), float(p[4]), {"speaker90": "diane", "speaker91": "sheila"}[p[7]]))
+    turns = []
+    with open(tsv) as f:
+        next(f)
+        for line in f:
+            start, end, clip = line.split("\t")[:3]
+            start = float(start)
+            if clip.startswith("pyannote/"):
+                turns += [(start + s, d, spk) for s, d, spk in call]
+                continue
+            x = read("audio/%s.wav" % clip if clip.startswith("cards/") else
+                     "audio/librivox/%s.wav" % clip.split("/", 1)[1])
+            frames = len(x) // 160
+            rms = np.sqrt(np.mean(x[:frames * 160].astype(np.float64).reshape(frames, 160) ** 2, axis=1))
+            loud = np.nonzero(rms >= rms.max() / 100)[0]
+            turns.append((start + loud[0] * 160 / SR, (loud[-1] + 1 - loud[0]) * 160 / SR,
+                          "cards" if clip.startswith("cards/") else "reader"))
+    rttm = "".join("SPEAKER %s 1 %.4f %.4f <NA> <NA> %s <NA> <NA>\n" % (name, s, d, spk) for s, d, spk in turns)
+    for path in (os.path.join(CACHE, "long", name + ".rttm"), os.path.join(FIXTURES, name + ".rttm")):
+        with open(path, "w") as f:
+            f.write(rttm)
+    print("%s: %d turns, speakers %s" % (name, len(turns), sorted({t[2] for t in turns})))
+
+
 def main():
     reader = [trim(read(p)) for p in LIBRIVOX]
     cards = [trim(read(p)) for p in CARDS]
@@ -97,6 +137,7 @@ def main():
     build("alt-reader-cards", ("reader", reader), ("cards", cards), seed=1)
     build("alt-callers", ("diane", callers["diane"]), ("sheila", callers["sheila"]), seed=2)
     build("alt-reader-sheila", ("reader", reader), ("sheila", callers["sheila"]), seed=3)
+    long_reference(10)
 
 
 if __name__ == "__main__":

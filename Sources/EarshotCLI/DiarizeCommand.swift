@@ -103,7 +103,7 @@ struct DiarizeCommand: ParsableCommand {
         let fileID = ((audio as NSString).lastPathComponent as NSString).deletingPathExtension
         try OutputFile.writeToStandardOutput(format == "json" ? result.json() : result.rttm(fileID: fileID))
         if memoryReport {
-            var text = MemoryReport(ledger: ledger, processPeakRSS: nil).render(format: .text)
+            var text = MemoryReport(ledger: ledger).render(format: .text)
             text += SpeakerReportText.line(diarizer: diarizer, result: result)
             FileHandle.standardError.write(Data(text.utf8))
         }
