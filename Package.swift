@@ -17,7 +17,7 @@ let cSettings: [CSetting] = [
 let package = Package(
     name: "Earshot",
     products: [
-        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotSpeech", "EarshotPipeline", "EarshotServer"]),
+        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotSpeech", "EarshotSpeaker", "EarshotPipeline", "EarshotServer"]),
         .executable(name: "earshot", targets: ["EarshotCLI"]),
     ],
     dependencies: [
@@ -55,6 +55,10 @@ let package = Package(
         .target(name: "EarshotFunASR",
                 dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio", "EarshotSpeech", "EarshotMemory"],
                 swiftSettings: swiftSettings),
+        // Speaker stage: FunASR's clustering back end, resemblyzer's d-vector, diarization.
+        .target(name: "EarshotSpeaker",
+                dependencies: ["EarshotSpeech", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotMemory"],
+                swiftSettings: swiftSettings),
         .target(name: "EarshotPipeline",
                 dependencies: ["EarshotSpeech", "EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotMemory"],
                 swiftSettings: swiftSettings),
@@ -83,6 +87,8 @@ let package = Package(
         .testTarget(name: "EarshotWhisperTests", dependencies: ["EarshotWhisper", "EarshotAudio", "EarshotText"], resources: [.copy("Fixtures")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotFunASRTests", dependencies: ["EarshotFunASR"], resources: [.copy("Fixtures")],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotSpeakerTests", dependencies: ["EarshotSpeaker"], resources: [.copy("Fixtures")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotTextTests", dependencies: ["EarshotText"], resources: [.copy("Fixtures")],
                     swiftSettings: swiftSettings),
