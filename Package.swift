@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "EarshotFunASR",
                 dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio", "EarshotSpeech", "EarshotMemory"],
                 swiftSettings: swiftSettings),
-        // Speakers: embedders (resemblyzer's d-vector), clustering, diarization over FSMN-VAD speech regions.
+        // Speakers: FunASR's clustering back end, resemblyzer's d-vector, diarization over FSMN-VAD speech regions.
         .target(name: "EarshotSpeaker",
                 dependencies: ["EarshotSpeech", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotMemory",
                                "EarshotFunASR"],

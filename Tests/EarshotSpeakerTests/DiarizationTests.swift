@@ -56,7 +56,7 @@ extension SpeakerSuite {
             #expect(r.rttm(fileID: "x").hasPrefix("SPEAKER x 1 0.000 2.000 <NA> <NA> spk0 <NA> <NA>\n"))
         }
 
-        @Test("stand-in clustering: a known speaker count is honoured; bad input throws")
+        @Test("average-linkage clustering: a known speaker count is honoured; bad input throws")
         func standIn() throws {
             let a: [Float] = [1, 0, 0], b: [Float] = [0, 1, 0]
             let labels = try AverageLinkageClustering().cluster([a, a, b, b, a], speakers: nil)

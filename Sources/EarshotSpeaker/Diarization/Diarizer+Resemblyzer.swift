@@ -9,8 +9,14 @@ extension Diarizer {
         Diarizer(vad: vad, embedder: try ResemblyzerEncoder(path: path), clustering: clustering ?? defaultClustering())
     }
 
-    /// The clustering used for resemblyzer d-vectors unless another is given.
+    /// The clustering used for resemblyzer d-vectors unless another is given: FunASR's back end
+    /// (``SpeakerClustering``) with the centroid merge threshold at 0.87 instead of FunASR's 0.78 (chosen for
+    /// CAM++): resemblyzer's d-vectors are non-negative, so every cosine is high, and at 0.78 the two callers of
+    /// pyannote's call merge into one (bench/diarization_funasr_backend.py, docs/diarization.md).
     public static func defaultClustering() -> any SpeakerClusterer {
-        AverageLinkageClustering()
+        SpeakerClustering(mergeThreshold: resemblyzerMergeThreshold)
     }
+
+    /// `merge_thr` for resemblyzer d-vectors.
+    public static let resemblyzerMergeThreshold = 0.87
 }

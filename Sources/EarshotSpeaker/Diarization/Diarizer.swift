@@ -21,20 +21,7 @@ public struct DiarizationOptions: Sendable {
     public init(speakers: Int? = nil) { self.speakers = speakers }
 }
 
-/// One speaker turn on the recording's timeline.
-public struct SpeakerTurn: Sendable, Equatable, Codable {
-    /// Start and end in seconds.
-    public var start: Double
-    public var end: Double
-    /// Speaker index (0, 1, … in order of first appearance).
-    public var speaker: Int
-
-    public init(start: Double, end: Double, speaker: Int) {
-        self.start = start
-        self.end = end
-        self.speaker = speaker
-    }
-
+extension SpeakerTurn {
     /// The label written in RTTM, JSON and transcripts (`spk0`, `spk1`, …).
     public var label: String { "spk\(speaker)" }
 }
@@ -158,71 +145,14 @@ public final class Diarizer: @unchecked Sendable {
         return try run.finish()
     }
 
-    /// The window starts and ends (in samples of a region of `count` samples) as FunASR's `sv_chunk` cuts
-    /// them: every `hop` from 0, each `window` long, the last ending at the region's end (shifted back so it
-    /// is a full window when the region allows), stopping once a window reaches the end.
+    /// The windows (sample ranges of a region of `count` samples) FunASR's `sv_chunk` cuts, with the embedder's
+    /// window and hop (``SpeakerTurns/windows(regionStart:sampleCount:sampleRate:windowSamples:hopSamples:)``).
     public static func windows(count: Int, window: Int, hop: Int) -> [Range<Int>] {
-        var out: [Range<Int>] = []
-        var lastEnd = 0
-        var start = 0
-        while start < count {
-            let end = min(start + window, count)
-            if end <= lastEnd { break }
-            lastEnd = end
-            out.append(max(0, end - window) ..< end)
-            start += hop
-        }
-        return out
+        SpeakerTurns.windows(regionStart: 0, sampleCount: count, windowSamples: window, hopSamples: hop).map(\.samples)
     }
 
-    /// Labelled windows (seconds) → turns: FunASR campplus/utils.py `postprocess`: labels renumbered in order of
-    /// appearance, overlapping windows of one speaker merged, the overlap between different speakers split at
-    /// its middle, turns shorter than `minTurn` relabelled to the nearer neighbour, then merged again.
+    /// Labelled windows (seconds) → turns by FunASR's `postprocess` (``SpeakerTurns/turns(windows:labels:minimumDuration:)``).
     public static func turns(windows: [(start: Double, end: Double)], labels: [Int], minTurn: Double) -> [SpeakerTurn] {
-        precondition(windows.count == labels.count)
-        guard !windows.isEmpty else { return [] }
-        var renumber: [Int: Int] = [:]
-        var turns: [SpeakerTurn] = []
-        for (w, l) in zip(windows, labels) {
-            if renumber[l] == nil { renumber[l] = renumber.count }
-            turns.append(SpeakerTurn(start: w.start, end: w.end, speaker: renumber[l]!))
-        }
-        turns = mergeSequential(turns)
-        for i in 1 ..< max(1, turns.count) where turns[i - 1].end > turns[i].start + 1e-4 {
-            let middle = (turns[i].start + turns[i - 1].end) / 2
-            turns[i].start = middle
-            turns[i - 1].end = middle
-        }
-        guard turns.count >= 2 else { return turns }
-        for i in turns.indices {
-            turns[i].start = (turns[i].start * 100).rounded() / 100
-            turns[i].end = (turns[i].end * 100).rounded() / 100
-            if turns[i].end - turns[i].start < minTurn {
-                if i == 0 {
-                    turns[i].speaker = turns[i + 1].speaker
-                } else if i == turns.count - 1 {
-                    turns[i].speaker = turns[i - 1].speaker
-                } else if turns[i].start - turns[i - 1].end <= turns[i + 1].start - turns[i].end {
-                    turns[i].speaker = turns[i - 1].speaker
-                } else {
-                    turns[i].speaker = turns[i + 1].speaker
-                }
-            }
-        }
-        return mergeSequential(turns)
-    }
-
-    /// FunASR `merge_seque`: a turn joins the previous one when the speaker is the same and it starts no later
-    /// than the previous one ends.
-    static func mergeSequential(_ turns: [SpeakerTurn]) -> [SpeakerTurn] {
-        var out: [SpeakerTurn] = []
-        for t in turns {
-            if let last = out.last, last.speaker == t.speaker, t.start <= last.end {
-                out[out.count - 1].end = t.end
-            } else {
-                out.append(t)
-            }
-        }
-        return out
+        SpeakerTurns.turns(windows: windows, labels: labels, minimumDuration: minTurn)
     }
 }

@@ -1,7 +1,7 @@
 /// What the diarizer needs from a clustering back end: a speaker label per embedding.
 ///
-/// FunASR's `ClusterBackend` port (`SpeakerClustering` in Sources/EarshotSpeaker/Clustering/) conforms; the
-/// simpler ``AverageLinkageClustering`` stands in where that port is not available.
+/// FunASR's `ClusterBackend` port (``SpeakerClustering``, Sources/EarshotSpeaker/Clustering/) conforms and is
+/// the default; ``AverageLinkageClustering`` is a simpler alternative.
 public protocol SpeakerClusterer: Sendable {
     /// One label per row of `embeddings` (labels are small non-negative integers; their order carries no
     /// meaning). `speakers`, when given, is the number of clusters wanted; otherwise the back end decides.
@@ -12,7 +12,16 @@ public protocol SpeakerClusterer: Sendable {
     func workingBytes(count: Int, dimension: Int) -> Int
 }
 
-/// A stand-in back end while FunASR's is being ported: agglomerative clustering of L2-normalised embeddings
+extension SpeakerClustering: SpeakerClusterer {
+    /// The spectral path's float64 matrices (cosine affinity, Laplacian, eigenvectors and work) over at most
+    /// `largeCount − 1` embeddings, plus float64 copies of the embeddings.
+    public func workingBytes(count: Int, dimension: Int) -> Int {
+        let m = min(count, Self.largeCount - 1)
+        return 4 * 8 * m * m + 8 * count * dimension + 64 * count
+    }
+}
+
+/// A simpler back end (kept for comparison; the diarizer uses FunASR's ``SpeakerClustering``): agglomerative clustering of L2-normalised embeddings
 /// with average linkage on cosine similarity, merging the most similar pair of clusters until `speakers`
 /// clusters remain or no pair is more similar than `threshold`. O(n²) memory and O(n³) time: fine for the
 /// few hundred windows of a short recording, not for hours of audio.
