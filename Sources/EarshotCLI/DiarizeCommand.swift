@@ -13,14 +13,17 @@ struct SpeakerArguments: ParsableArguments {
     @Option(help: "Number of speakers, when known (default: decided by the clustering).")
     var numSpeakers: Int?
 
-    @Option(help: ArgumentHelp("Clustering stop threshold (average cosine similarity) for the automatic speaker count.", visibility: .hidden))
-    var clusterThreshold: Float?
+    @Option(help: ArgumentHelp("Centroid cosine at which FunASR's back end merges two speakers (merge_thr; default 0.87 for resemblyzer).", visibility: .hidden))
+    var mergeThreshold: Double?
 
     @Option(help: ArgumentHelp("Also write every window's embedding as JSON lines {start, end, label-free vector} to this file.", visibility: .hidden))
     var dumpEmbeddings: String?
 
     func validate() throws {
         if let numSpeakers, numSpeakers < 1 { throw ValidationError("--num-speakers must be at least 1") }
+        if let mergeThreshold, !(mergeThreshold > 0 && mergeThreshold <= 1) {
+            throw ValidationError("--merge-threshold must be in (0, 1]")
+        }
     }
 
     var speakerModelPath: String { speakerModel ?? ModelLocations.cache + "/models/resemblyzer/pretrained.pt" }
@@ -31,7 +34,7 @@ struct SpeakerArguments: ParsableArguments {
             throw CLIError("\(speakerModelPath): speaker model not found; run scripts/fetch-assets.sh models (resemblyzer 0.1.4's pretrained.pt) or give --speaker-model")
         }
         return try Diarizer.resemblyzer(vad: vad, model: speakerModelPath,
-                                        clustering: clusterThreshold.map { AverageLinkageClustering(threshold: $0) })
+                                        clustering: mergeThreshold.map { SpeakerClustering(mergeThreshold: $0) })
     }
 
     var options: DiarizationOptions {
