@@ -9,6 +9,7 @@
 #     audio/cards/              5 short clips + transcription            (Debian pocketsphinx-testdata)
 #     audio/pyannote/           sample.wav (30 s two-speaker call) + .rttm + .stm (PyPI pyannote-audio 4.0.7)
 #     audio/zh/                 asr_example.wav (+ transcript), mid.wav, long.wav (PyPI funasr 1.3.9 sdist)
+#     diarization/              two-speaker recordings made from the clips above + exact RTTMs (bench/make_diarization_recordings.py)
 #     whisper-assets/           mel_filters.npz from the openai-whisper sdist (reference mel filters)
 # Idempotent: anything already in place is kept. Usage: scripts/fetch-assets.sh [models|audio|all]
 set -euo pipefail
@@ -104,6 +105,10 @@ fetch_audio() {
     # Official transcript: listed as ID0012W0013 in the same sdist's data/list/val_text.txt.
     printf '欢迎大家来体验达摩院推出的语音识别模型\n' > "$CACHE/audio/zh/asr_example.txt"
     rm -rf "$tmp"
+  fi
+  if [ ! -f "$CACHE/diarization/alt-callers.wav" ]; then
+    echo "making the alternating-speaker recordings (bench/make_diarization_recordings.py)" >&2
+    python3 "$(dirname "$0")/../bench/make_diarization_recordings.py" >&2
   fi
   if [ ! -f "$CACHE/whisper-assets/mel_filters.npz" ]; then
     sdist=$(pipget 'openai_whisper-20250625.tar.gz' openai-whisper==20250625)
