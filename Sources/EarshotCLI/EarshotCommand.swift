@@ -6,7 +6,7 @@ struct EarshotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "earshot",
         abstract: "Speech recognition in bounded memory: VAD, batched Whisper, memory reports.",
-        subcommands: [TranscribeCommand.self, ServeCommand.self, VADCommand.self, InspectCommand.self, ModelsCommand.self,
+        subcommands: [TranscribeCommand.self, ServeCommand.self, VADCommand.self, DiarizeCommand.self, InspectCommand.self, ModelsCommand.self,
                       QuantizeCommand.self, PruneCommand.self, TuneCommand.self]
     )
 }

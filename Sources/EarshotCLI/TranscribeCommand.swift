@@ -4,6 +4,7 @@ import EarshotAudio
 import EarshotFunASR
 import EarshotMemory
 import EarshotPipeline
+import EarshotSpeaker
 import EarshotTensor
 import EarshotWhisper
 
@@ -76,10 +77,15 @@ struct TranscribeCommand: ParsableCommand {
     @Flag(help: "Word start/end times (cross-attention alignment, as faster-whisper's word_timestamps=True), in json and verbose_json.")
     var wordTimestamps = false
 
+    @Flag(help: "Label each segment with its speaker (FSMN-VAD + resemblyzer d-vectors + clustering, as `earshot diarize`): `speaker` in json/verbose_json, a `spkN: ` prefix in txt/srt/vtt.")
+    var diarize = false
+
+    @OptionGroup(title: "Speakers (with --diarize)") var speakers: SpeakerArguments
 
     func validate() throws {
         if corpus.manifest != nil {
             if pipeline.punc != nil { throw ValidationError("--punc runs in the single-recording pipeline; corpus jobs (--manifest) do not punctuate yet") }
+            if diarize { throw ValidationError("--diarize labels one file's segments; corpus runs (--manifest) do not diarize") }
             return try validateCorpus()
         }
         guard !audio.isEmpty else { throw ValidationError("give at least one audio file (or --manifest FILE|DIR|-)") }
@@ -126,6 +132,10 @@ struct TranscribeCommand: ParsableCommand {
         options.withoutTimestamps = withoutTimestamps
         options.wordTimestamps = sequential && wordTimestamps
         options.temperatures = temperatures
+        // The speaker stage loads only when asked for, before the pipeline measures its resident baseline (so
+        // the plan for --memory-limit includes its weights); its batches and embeddings go in the pipeline's ledger.
+        let diarizer = try diarize ? speakers.loadDiarizer(vad: FSMNVAD(
+            directory: pipeline.vadModel ?? ModelLocations.cache + "/models/fsmn-vad")) : nil
         let whisper: WhisperModel?
         let batched: StreamingTranscriber?
         try ModelLocations.requireModel(pipeline.modelDirectory, flag: "--model")
@@ -162,13 +172,19 @@ struct TranscribeCommand: ParsableCommand {
             let sink = TranscriptSink(format: format, task: options.task,
                                       path: outputDir.map { ($0 as NSString).appendingPathComponent("\(base).\(format.fileExtension)") })
             do {
+                let turns = try diarizer?.diarize(file: path, options: speakers.options, ledger: batched?.ledger)
+                let labelled: (TranscriptSegment) -> TranscriptSegment = { segment in
+                    var s = segment
+                    s.speaker = turns?.speaker(start: s.start, end: s.end)?.label
+                    return s
+                }
                 if let batched {
                     let progressBar = ProgressBar(label: (path as NSString).lastPathComponent, enabled: progress)
                     let times = StageTimes()
                     let report = try batched.run(path: path, times: times, onProgress: { done, total in
                         if let total { progressBar.update(done, total) }
                     }, onSegment: { segment in
-                        try times.measure(.output) { try sink.append(segment) }
+                        try times.measure(.output) { try sink.append(labelled(segment)) }
                     })
                     progressBar.finish()
                     guard report.audioSeconds > 0 else {
@@ -178,7 +194,11 @@ struct TranscribeCommand: ParsableCommand {
                         try sink.finish(language: report.language ?? options.language ?? "",
                                         duration: report.audioSeconds)
                     }
-                    if memoryReport { FileHandle.standardError.write(Data(MemoryReportText.render(report).utf8)) }
+                    if memoryReport {
+                        var text = MemoryReportText.render(report)
+                        if let diarizer, let turns { text += SpeakerReportText.line(diarizer: diarizer, result: turns) }
+                        FileHandle.standardError.write(Data(text.utf8))
+                    }
                     if profile {
                         FileHandle.standardError.write(Data(ProfileText.render(times, audioSeconds: report.audioSeconds).utf8))
                     }
@@ -191,7 +211,7 @@ struct TranscribeCommand: ParsableCommand {
                     let transcript = try whisper.transcribe(audio: samples, options: options,
                                                             onProgress: { done, total in progress.update(done, total) })
                     progress.finish()
-                    for segment in transcript.segments { try sink.append(segment) }
+                    for segment in transcript.segments { try sink.append(labelled(segment)) }
                     try sink.finish(language: transcript.language, duration: transcript.duration)
                 }
             } catch {

@@ -12,6 +12,8 @@ public enum MemoryCategory: String, CaseIterable, Codable, Sendable, CustomStrin
     case kvCache
     /// Tokens, text, timestamps and other results held until they are written.
     case outputs
+    /// The speaker stage: embedding batches (features, activations) and the embedding matrix of a recording.
+    case speaker
     /// Anything else.
     case other
 

@@ -22,6 +22,8 @@ public struct TranscriptSegment: Sendable, Codable, Equatable {
     /// The segment's words with their times on the same timeline as `start`/`end`, when word timestamps
     /// were asked for (``WhisperDecodingOptions/wordTimestamps``); `nil` otherwise.
     public var words: [WordTiming]?
+    /// Who spoke it (`spk0`, `spk1`, …), when the transcript was diarized; `nil` otherwise.
+    public var speaker: String?
 
     public init(id: Int, seek: Int, start: Double, end: Double, text: String, tokens: [Int], temperature: Float,
                 avgLogProb: Double, compressionRatio: Double, noSpeechProb: Double, words: [WordTiming]? = nil) {

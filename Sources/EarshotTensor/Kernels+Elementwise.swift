@@ -36,6 +36,12 @@ extension Kernels {
         }
     }
 
+    /// `y[i] = exp(x[i])` (`x` and `y` may be the same buffer). SIMD paths use Cephes' expf reduction and
+    /// polynomial (|relative error| ≈ 2 ulp); inputs below −87.3 give 0, above 88.7 the largest float's order.
+    public static func exp(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        ek_exp(ek_level(), x, y, count)
+    }
+
     /// `y += x`, element-wise.
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
         ek_add(ek_level(), x, y, count)

@@ -33,7 +33,8 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
             return header + transcript.segments.enumerated().map { cue($1, number: $0 + 1) }.joined()
         case .json:
             let segments = transcript.segments.map {
-                SimpleSegment(start: $0.start, end: $0.end, text: $0.text, words: $0.words?.map(SegmentWord.init))
+                SimpleSegment(start: $0.start, end: $0.end, text: $0.text, words: $0.words?.map(SegmentWord.init),
+                              speaker: $0.speaker)
             }
             return Self.encode(SimpleTranscript(text: transcript.text, language: transcript.language, segments: segments))
         case .verboseJSON:
@@ -41,7 +42,7 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
                 VerboseSegment(id: $0.id - 1, seek: $0.seek, start: $0.start, end: $0.end, text: $0.text,
                                tokens: $0.tokens, temperature: Double($0.temperature), avg_logprob: $0.avgLogProb,
                                compression_ratio: $0.compressionRatio, no_speech_prob: $0.noSpeechProb,
-                               words: $0.words?.map(SegmentWord.init))
+                               words: $0.words?.map(SegmentWord.init), speaker: $0.speaker)
             }
             let hasWords = transcript.segments.contains { $0.words != nil }
             let words = hasWords ? transcript.segments.flatMap { $0.words ?? [] }.map {
@@ -61,8 +62,10 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
     public var header: String { self == .vtt ? "WEBVTT\n\n" : "" }
 
     /// One segment of a streamable format: a text line, or a numbered (SRT) or unnumbered (VTT) cue.
+    /// A diarized segment's text is prefixed with its speaker (`spk0: …`).
     public func cue(_ s: TranscriptSegment, number: Int) -> String {
-        let text = s.text.trimmingCharacters(in: .whitespaces)
+        let spoken = s.text.trimmingCharacters(in: .whitespaces)
+        let text = s.speaker.map { "\($0): \(spoken)" } ?? spoken
         switch self {
         case .srt:
             return "\(number)\n\(Self.clock(s.start, separator: ",", alwaysHours: true)) --> "
@@ -102,13 +105,13 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
     private struct TopLevelWord: Encodable { let word: String; let start: Double; let end: Double }
     // `words` is left out (not null) when word timestamps were not asked for.
     private struct SimpleSegment: Encodable {
-        let start: Double; let end: Double; let text: String; let words: [SegmentWord]?
+        let start: Double; let end: Double; let text: String; let words: [SegmentWord]?; let speaker: String?
     }
     private struct SimpleTranscript: Encodable { let text: String; let language: String; let segments: [SimpleSegment] }
     private struct VerboseSegment: Encodable {
         let id: Int; let seek: Int; let start: Double; let end: Double; let text: String; let tokens: [Int]
         let temperature: Double; let avg_logprob: Double; let compression_ratio: Double; let no_speech_prob: Double
-        let words: [SegmentWord]?
+        let words: [SegmentWord]?; let speaker: String?
     }
     private struct VerboseTranscript: Encodable {
         let task: String; let language: String; let duration: Double; let text: String; let segments: [VerboseSegment]

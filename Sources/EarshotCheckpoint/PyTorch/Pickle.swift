@@ -60,16 +60,16 @@ struct PickleMachine {
     let persistentLoad: (PickleValue) throws(CheckpointError) -> PickleValue
     let reduce: (String, String, [PickleValue]) throws(CheckpointError) -> PickleValue
 
-    init(bytes: UnsafeRawBufferPointer, path: String,
+    init(bytes: UnsafeRawBufferPointer, path: String, offset: Int = 0,
          persistentLoad: @escaping (PickleValue) throws(CheckpointError) -> PickleValue,
          reduce: @escaping (String, String, [PickleValue]) throws(CheckpointError) -> PickleValue) {
-        self.reader = BinaryReader(bytes: bytes, path: path)
+        self.reader = BinaryReader(bytes: bytes, path: path, offset: offset)
         self.persistentLoad = persistentLoad
         self.reduce = reduce
     }
 
     private func fail(_ message: String) -> CheckpointError {
-        CheckpointError(.corrupt, path: reader.path, message: "pickle: \(message) (byte \(reader.offset) of data.pkl)")
+        CheckpointError(.corrupt, path: reader.path, message: "pickle: \(message) (byte \(reader.offset) of the pickle)")
     }
 
     private mutating func pop() throws(CheckpointError) -> PickleValue {
@@ -162,7 +162,7 @@ struct PickleMachine {
             case 0x32: stack.append(try top())                                                  // DUP
             default:
                 throw CheckpointError(.unsupportedVersion, path: reader.path,
-                                      message: "pickle opcode 0x\(String(op, radix: 16)) at byte \(reader.offset - 1) of data.pkl is not supported by this reader (state-dict subset only)")
+                                      message: "pickle opcode 0x\(String(op, radix: 16)) at byte \(reader.offset - 1) of the pickle is not supported by this reader (state-dict subset only)")
             }
         }
     }

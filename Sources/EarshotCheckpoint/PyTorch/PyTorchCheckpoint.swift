@@ -83,8 +83,10 @@ public struct PyTorchTensor: @unchecked Sendable {
     }
 }
 
-/// A PyTorch checkpoint (`torch.save` zip format, PyTorch ≥ 1.6) opened with `mmap`: the pickled object is
-/// decoded once, tensors stay views into the mapped file until converted.
+/// A PyTorch checkpoint opened with `mmap`: the pickled object is decoded once, tensors stay views into the
+/// mapped file until converted. Both `torch.save` formats are read: the zip format (PyTorch ≥ 1.6) and the
+/// legacy stream of pickles (magic number, protocol 1001, system info, the object, the storage keys, then
+/// each storage's element count and bytes; `PyTorchCheckpoint+Legacy.swift`).
 ///
 /// Supported: persistent-id storages, `torch._utils._rebuild_tensor_v2` / `_rebuild_parameter`,
 /// float/half/bfloat16/double/long/int/short/char/byte/bool storages, nested dicts (`OrderedDict` or plain),
@@ -107,11 +109,23 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         self.path = path
         let file = try MappedFile(path: path)
         self.file = file
+        let root: PickleValue
         if file.bytes.count >= 2 && file.bytes[0] == 0x80 && file.bytes[1] <= 5 {
-            throw CheckpointError(.unsupportedVersion, path: path,
-                                  message: "legacy (pre-1.6, non-zip) torch.save format; re-save it with a current PyTorch (torch.save(torch.load(f), f))")
+            root = try Self.loadLegacy(file.bytes, path: path)
+        } else {
+            root = try Self.loadZip(file.bytes, path: path)
         }
-        let zip = try ZipArchive(bytes: file.bytes, path: path)
+        self.root = root
+        var found: [PyTorchTensor] = []
+        Self.collect(root, prefix: "", into: &found)
+        self.tensors = found
+        var byName: [String: Int] = [:]
+        for (i, t) in found.enumerated() { byName[t.name] = i }
+        self.byName = byName
+    }
+
+    private static func loadZip(_ bytes: UnsafeRawBufferPointer, path: String) throws(CheckpointError) -> PickleValue {
+        let zip = try ZipArchive(bytes: bytes, path: path)
         guard let pkl = zip.entries.first(where: { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }) else {
             throw CheckpointError(.notAModel, path: path, message: "ZIP archive without a data.pkl entry; not a PyTorch checkpoint")
         }
@@ -123,16 +137,15 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
                 try Self.storage(pid, path: path)
             },
             reduce: { (module, name, args) throws(CheckpointError) -> PickleValue in
-                try Self.reduce(module, name, args, zip: zip, prefix: prefix, path: path)
+                try Self.reduce(module, name, args, path: path) { (ref) throws(CheckpointError) in
+                    let entryName = prefix + "data/" + ref.key
+                    guard let entry = zip.entry(named: entryName) else {
+                        throw CheckpointError(.truncated, path: path, message: "storage '\(entryName)' is missing from the archive")
+                    }
+                    return (try zip.data(of: entry), entryName)
+                }
             })
-        let root = try machine.run()
-        self.root = root
-        var found: [PyTorchTensor] = []
-        Self.collect(root, prefix: "", into: &found)
-        self.tensors = found
-        var byName: [String: Int] = [:]
-        for (i, t) in found.enumerated() { byName[t.name] = i }
-        self.byName = byName
+        return try machine.run()
     }
 
     /// The tensor called `name`.
@@ -156,7 +169,7 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         return t.floats()
     }
 
-    private static func storage(_ pid: PickleValue, path: String) throws(CheckpointError) -> PickleValue {
+    static func storage(_ pid: PickleValue, path: String) throws(CheckpointError) -> PickleValue {
         // ('storage', <class torch.XStorage>, key, location, numel)
         guard case .tuple(let t) = pid, t.count >= 5, t[0].string == "storage",
               case .global(_, let className) = t[1], let key = t[2].string, let count = t[4].int else {
@@ -168,11 +181,14 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         return .storage(PyTorchStorageRef(key: key, dtype: dtype, count: count))
     }
 
-    private static func reduce(_ module: String, _ name: String, _ args: [PickleValue], zip: ZipArchive,
-                               prefix: String, path: String) throws(CheckpointError) -> PickleValue {
+    /// Where a storage's bytes are: the bytes and a name for messages.
+    typealias StorageLookup = (PyTorchStorageRef) throws(CheckpointError) -> (UnsafeRawBufferPointer, String)
+
+    static func reduce(_ module: String, _ name: String, _ args: [PickleValue], path: String,
+                       lookup: StorageLookup) throws(CheckpointError) -> PickleValue {
         switch (module, name) {
         case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"):
-            return .tensor(try rebuildTensor(args, zip: zip, prefix: prefix, path: path))
+            return .tensor(try rebuildTensor(args, path: path, lookup: lookup))
         case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
             return args.first ?? .none
         case ("collections", "OrderedDict"), ("builtins", "dict"):
@@ -182,8 +198,8 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         }
     }
 
-    private static func rebuildTensor(_ args: [PickleValue], zip: ZipArchive, prefix: String,
-                                      path: String) throws(CheckpointError) -> PyTorchTensor {
+    private static func rebuildTensor(_ args: [PickleValue], path: String,
+                                      lookup: StorageLookup) throws(CheckpointError) -> PyTorchTensor {
         guard args.count >= 4, case .storage(let ref) = args[0], let offset = args[1].int,
               case .tuple(let sizeValues) = args[2], case .tuple(let strideValues) = args[3] else {
             throw CheckpointError(.corrupt, path: path, message: "malformed _rebuild_tensor_v2 arguments")
@@ -192,11 +208,7 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         guard shape.count == sizeValues.count, strides.count == shape.count else {
             throw CheckpointError(.corrupt, path: path, message: "tensor sizes/strides are not integers")
         }
-        let entryName = prefix + "data/" + ref.key
-        guard let entry = zip.entry(named: entryName) else {
-            throw CheckpointError(.truncated, path: path, message: "storage '\(entryName)' is missing from the archive")
-        }
-        let data = try zip.data(of: entry)
+        let (data, entryName) = try lookup(ref)
         guard data.count >= ref.count * ref.dtype.size else {
             throw CheckpointError(.truncated, path: path,
                                   message: "storage '\(entryName)' has \(data.count) bytes, \(ref.count * ref.dtype.size) expected")
