@@ -1,4 +1,5 @@
 @testable import EarshotFunASR
+import EarshotMemory
 import Foundation
 import Testing
 
@@ -94,6 +95,33 @@ extension FunASRSuite {
             print("CAM++ full: worst cosine \(worst)")
             let model = try CAMPPlusEmbedder(directory: dir)
             #expect(model.dimension == 192 && model.windowSamples == 24_000 && model.hopSamples == 12_000)
+        }
+
+        /// batchBytes is an upper bound: the peak RSS growth while embedding 8 windows with the full model
+        /// (heap trimmed and blocks ≥ 1 MB mmapped, so fresh buffers show in RSS) stays below it.
+        @Test func batchBytesBoundsTheMeasuredPeak() throws {
+            let dir = try Assets.path("models/campplus-random")
+            let model = try CAMPPlusEmbedder(directory: dir)
+            let audio = try Assets.audio("audio/pyannote/sample.wav")
+            let windows = (0..<8).map { Array(audio[($0 * 12_000)..<($0 * 12_000 + 24_000)]) }
+            EarshotMemory.ProcessMemory.configureAllocator()
+            EarshotMemory.ProcessMemory.trimHeap()
+            let base = try #require(EarshotMemory.ProcessMemory.currentRSS())
+            try #require(EarshotMemory.ProcessMemory.resetPeak(), "needs /proc/self/clear_refs")
+            let out = try model.embed(windows)
+            let peak = try #require(EarshotMemory.ProcessMemory.peakRSS())
+            let bound = model.batchBytes(windows: windows.count)
+            print("CAM++ full: peak RSS growth \((peak - base).bytes) bytes, batchBytes \(bound)")
+            #expect(out.count == 8)
+            #expect((peak - base).bytes <= bound)
+            #expect(bound < 64 << 20)
+        }
+
+        /// A window with NaN is refused with an error naming it.
+        @Test func nonFiniteAudioIsRefused() throws {
+            let model = try CAMPPlusEmbedder(directory: Self.smallDirectory)
+            #expect { try model.embed([[Float](repeating: 0, count: 100), [.nan]]) } throws: { "\($0)".contains("window 1") }
+            #expect(try model.embed([]).isEmpty)
         }
 
         /// A directory without config.yaml, a config naming another model, and weights of the wrong size.
