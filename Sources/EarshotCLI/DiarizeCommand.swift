@@ -7,13 +7,13 @@ import Foundation
 
 /// The speaker-stage flags shared by `diarize` and `transcribe --diarize`.
 struct SpeakerArguments: ParsableArguments {
-    @Option(help: "Speaker embedding model: resemblyzer's pretrained.pt (or its directory). Default: the cached resemblyzer.")
+    @Option(help: "Speaker embedding model: resemblyzer's pretrained.pt (or its directory), or a CAM++ directory as ModelScope ships it (config.yaml naming CAMPPlus, campplus_cn_common.bin). Default: the cached resemblyzer.")
     var speakerModel: String?
 
     @Option(help: "Number of speakers, when known (default: decided by the clustering).")
     var numSpeakers: Int?
 
-    @Option(help: ArgumentHelp("Centroid cosine at which FunASR's back end merges two speakers (merge_thr; default 0.87 for resemblyzer).", visibility: .hidden))
+    @Option(help: ArgumentHelp("Centroid cosine at which FunASR's back end merges two speakers (merge_thr; default 0.87 for resemblyzer, FunASR's 0.78 for CAM++).", visibility: .hidden))
     var mergeThreshold: Double?
 
     @Option(help: ArgumentHelp("Also write every window's embedding as JSON lines {start, end, label-free vector} to this file.", visibility: .hidden))
@@ -28,8 +28,13 @@ struct SpeakerArguments: ParsableArguments {
 
     var speakerModelPath: String { speakerModel ?? ModelLocations.cache + "/models/resemblyzer/pretrained.pt" }
 
-    /// Loads the embedder (only when a speaker stage is asked for) and builds the diarizer over `vad`.
+    /// Loads the embedder (only when a speaker stage is asked for) and builds the diarizer over `vad`:
+    /// CAM++ with FunASR's clustering when the model is a CAM++ directory, resemblyzer otherwise.
     func loadDiarizer(vad: FSMNVAD) throws -> Diarizer {
+        if Diarizer.isCAMPPlusDirectory(speakerModelPath) {
+            return try Diarizer.campplus(vad: vad, directory: speakerModelPath,
+                                         clustering: mergeThreshold.map { SpeakerClustering(mergeThreshold: $0) })
+        }
         guard FileManager.default.fileExists(atPath: speakerModelPath) else {
             throw CLIError("\(speakerModelPath): speaker model not found; run scripts/fetch-assets.sh models (resemblyzer 0.1.4's pretrained.pt) or give --speaker-model")
         }

