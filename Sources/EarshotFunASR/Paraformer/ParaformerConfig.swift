@@ -30,6 +30,35 @@ public struct SANMEncoderConfig: Sendable, Equatable {
     public var sanmShift = 0
 }
 
+extension SANMEncoderConfig {
+    /// Reads `encoder_conf` as FunASR's `SANMEncoder` takes it (shared by Paraformer and CT-Transformer);
+    /// `inputSize` keeps its default unless the config gives `input_size`. `model` names the model in messages.
+    /// - Throws: `FunASRError(.invalidConfiguration)` naming the key for a layout this port does not run;
+    ///   `CheckpointError` for a value of the wrong type.
+    init(_ c: YAMLConfig, model: String, inputSize: Int? = nil) throws {
+        self.init()
+        let ek = "encoder_conf."
+        if let inputSize { self.inputSize = try c.int(ek + "input_size", default: inputSize) }
+        outputSize = try c.int(ek + "output_size", default: 256)
+        attentionHeads = try c.int(ek + "attention_heads", default: 4)
+        linearUnits = try c.int(ek + "linear_units", default: 2048)
+        numBlocks = try c.int(ek + "num_blocks", default: 6)
+        kernelSize = try c.int(ek + "kernel_size", default: 11)
+        sanmShift = try c.int(ek + "sanm_shfit", default: 0)
+        let inputLayer = try c.string(ek + "input_layer", default: "conv2d")
+        guard inputLayer == "pe" else {
+            throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf.input_layer is '\(inputLayer)'; only 'pe' (sinusoidal positions, \(model)'s) is supported")
+        }
+        guard try c.bool(ek + "normalize_before", default: true), !(try c.bool(ek + "concat_after", default: false)) else {
+            throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf needs normalize_before true and concat_after false (\(model)'s)")
+        }
+        let attentionType = try c.string(ek + "selfattention_layer_type", default: "sanm")
+        guard attentionType == "sanm" else {
+            throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf.selfattention_layer_type '\(attentionType)' is not supported (only sanm)")
+        }
+    }
+}
+
 /// Shape of the non-autoregressive SAN-M decoder (`decoder_conf`; `funasr/models/paraformer/decoder.py:ParaformerSANMDecoder`).
 public struct SANMDecoderConfig: Sendable, Equatable {
     /// Cross-attention heads (4).
@@ -145,25 +174,7 @@ public struct ParaformerConfig: Sendable, Equatable {
             guard decoderClass == "ParaformerSANMDecoder" else {
                 throw FunASRError(.model, "\(c.path): decoder '\(decoderClass)' is not supported (only ParaformerSANMDecoder)")
             }
-            var e = SANMEncoderConfig()
-            let ek = "encoder_conf."
-            e.outputSize = try c.int(ek + "output_size", default: 256)
-            e.attentionHeads = try c.int(ek + "attention_heads", default: 4)
-            e.linearUnits = try c.int(ek + "linear_units", default: 2048)
-            e.numBlocks = try c.int(ek + "num_blocks", default: 6)
-            e.kernelSize = try c.int(ek + "kernel_size", default: 11)
-            e.sanmShift = try c.int(ek + "sanm_shfit", default: 0)
-            let inputLayer = try c.string(ek + "input_layer", default: "conv2d")
-            guard inputLayer == "pe" else {
-                throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf.input_layer is '\(inputLayer)'; only 'pe' (sinusoidal positions, Paraformer's) is supported")
-            }
-            guard try c.bool(ek + "normalize_before", default: true), !(try c.bool(ek + "concat_after", default: false)) else {
-                throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf needs normalize_before true and concat_after false (Paraformer's)")
-            }
-            let attentionType = try c.string(ek + "selfattention_layer_type", default: "sanm")
-            guard attentionType == "sanm" else {
-                throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf.selfattention_layer_type '\(attentionType)' is not supported (only sanm)")
-            }
+            var e = try SANMEncoderConfig(c, model: "Paraformer")
             let d = try Self.decoderConfig(c, "decoder_conf.", width: e.outputSize)
             var p = CIFPredictorConfig()
             let pk = "predictor_conf."

@@ -45,23 +45,7 @@ public struct CTTransformerConfig: Sendable, Equatable {
             guard (0..<puncList.count).contains(sentenceEndID) else {
                 throw FunASRError(.invalidConfiguration, "\(c.path): model_conf.sentence_end_id \(sentenceEndID) is outside punc_list's \(puncList.count) classes")
             }
-            var e = SANMEncoderConfig()
-            let ek = "encoder_conf."
-            e.inputSize = try c.int(ek + "input_size", default: embedUnit)
-            e.outputSize = try c.int(ek + "output_size", default: 256)
-            e.attentionHeads = try c.int(ek + "attention_heads", default: 4)
-            e.linearUnits = try c.int(ek + "linear_units", default: 2048)
-            e.numBlocks = try c.int(ek + "num_blocks", default: 6)
-            e.kernelSize = try c.int(ek + "kernel_size", default: 11)
-            e.sanmShift = try c.int(ek + "sanm_shfit", default: 0)
-            let inputLayer = try c.string(ek + "input_layer", default: "conv2d")
-            guard inputLayer == "pe" else {
-                throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf.input_layer is '\(inputLayer)'; only 'pe' (sinusoidal positions, ct-punc's) is supported")
-            }
-            guard try c.bool(ek + "normalize_before", default: true), !(try c.bool(ek + "concat_after", default: false)),
-                  try c.string(ek + "selfattention_layer_type", default: "sanm") == "sanm" else {
-                throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf needs normalize_before true, concat_after false and selfattention_layer_type sanm (ct-punc's)")
-            }
+            let e = try SANMEncoderConfig(c, model: "ct-punc", inputSize: embedUnit)
             guard e.inputSize == embedUnit else {
                 throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf.input_size (\(e.inputSize)) must equal model_conf.embed_unit (\(embedUnit)): the encoder reads the embeddings")
             }
