@@ -3,8 +3,9 @@ import FuzzSupport
 
 /// The resampler on arbitrary rates: input = u32 input rate, u32 output rate, u32 chunk size, then float32
 /// samples (any bit pattern, NaN and infinities included). Rates are taken in 1...768_000 Hz, the range the
-/// WAV reader accepts; the stream is fed in chunks and finished, and the output length is checked against
-/// `ceil(n · out / in)`.
+/// WAV reader accepts, within the resampler's contract (downsampling ratio ≤ 64); inputs whose output would
+/// exceed 4 M samples (1 Hz → 768 kHz) are skipped. The stream is fed in chunks and finished, and the output
+/// length is checked against `ceil(n · out / in)`.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzResampler(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     var bytes = FuzzBytes(data, size)
@@ -12,6 +13,8 @@ public func fuzzResampler(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let outputRate = Int(bytes.uint32() % 768_000) + 1
     let chunk = Int(bytes.uint32() % 4096) + 1
     let samples = bytes.floats()
+    guard inputRate <= Resampler.maxDownsamplingRatio * outputRate,
+          samples.count * outputRate / inputRate < 1 << 22 else { return 0 }
     let resampler = Resampler(inputRate: inputRate, outputRate: outputRate)
     var produced = 0
     var start = 0
