@@ -39,3 +39,9 @@ def st(t):
 # CT2 model.bin v6 with a float32 tensor of shape [2^31, 2^31]: the element count fits in Int, the byte count overflowed.
 m = struct.pack("<I", 6) + st("WhisperSpec") + struct.pack("<II", 3, 1) + st("w") + struct.pack("<BIIBI", 2, 1 << 31, 1 << 31, 0, 0)
 open("ct2-byte-count-overflow.bin", "wb").write(m)
+
+
+# torch zip whose data.pkl has a BINUNICODE8 string of length 2^64-1 (FuzzPyTorch: the UInt64 → Int conversion trapped).
+import zipfile
+with zipfile.ZipFile("pickle-binunicode8-length.pt", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("archive/data.pkl", b"\x80\x02\x8d" + b"\xff" * 8 + b".")

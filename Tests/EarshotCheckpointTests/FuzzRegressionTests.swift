@@ -22,6 +22,13 @@ import EarshotText
         #expect(huge?.message.contains("ZIP64 entry count") == true, "\(String(describing: huge))")
     }
 
+    @Test("a pickle string length above Int.max is an error, not a trap (FuzzPyTorch crash)")
+    func pickleStringLength() throws {
+        let error = #expect(throws: CheckpointError.self) { try PyTorchCheckpoint(path: Self.regression("pickle-binunicode8-length.pt")) }
+        #expect(error?.code == .corrupt)
+        #expect(error?.message.contains("BINUNICODE8") == true, "\(String(describing: error))")
+    }
+
     @Test("a CTranslate2 tensor whose byte count overflows is refused (no trap)")
     func ct2ByteCountOverflow() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-fuzz-ct2-\(UUID().uuidString)").path
