@@ -37,6 +37,11 @@ for t in "${TARGETS[@]}"; do
   if ! "$BIN/$exe" "${args[@]}" ".work/$t" 2> ".work/$t.log"; then
     status=1; echo "!! $t: failure, see Fuzz/.work/$t.log and Fuzz/.work/artifacts/"; tail -40 ".work/$t.log"
   fi
+  if ! grep -qE "INITED cov:" ".work/$t.log"; then
+    # Seen once: an incremental rebuild left the reader modules without coverage instrumentation (no
+    # __sanitizer_cov symbols; libFuzzer then runs blind). A clean build of the package fixes it.
+    status=1; echo "!! $t: the binary is not instrumented for coverage; rm -rf Fuzz/.build and run again"
+  fi
   grep -E "^#[0-9]+.*(DONE|pulse)" ".work/$t.log" | tail -1
   grep -E "stat::(number_of_executed_units|peak_rss_mb)" ".work/$t.log" | tail -2
 done
