@@ -19,6 +19,9 @@ let package = Package(
     products: [
         .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotSpeech", "EarshotSpeaker", "EarshotPipeline", "EarshotServer"]),
         .executable(name: "earshot", targets: ["EarshotCLI"]),
+        // The untrusted-bytes readers alone (audio files, checkpoints, configs, tokenizer files), for the fuzz
+        // package in Fuzz/: depending on it does not pull the server's dependencies into a sanitizer build.
+        .library(name: "EarshotReaders", targets: ["EarshotAudio", "EarshotCheckpoint", "EarshotText"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

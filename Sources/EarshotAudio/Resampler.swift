@@ -42,9 +42,15 @@ public final class Resampler {
     private var outputIndex: Int64 = 0  // next output sample
     private var finished = false
 
-    /// Designs the filter for `inputRate → outputRate` (both > 0).
+    /// Largest downsampling ratio `inputRate / outputRate`: the filter's length grows with it (≈ 114 taps
+    /// per unit of ratio), so the bound keeps the table under ~30 MB (768 kHz → 16 kHz is 48).
+    public static let maxDownsamplingRatio = 64
+
+    /// Designs the filter for `inputRate → outputRate` (both > 0, `inputRate ≤ 64 · outputRate`).
     public init(inputRate: Int, outputRate: Int) {
         precondition(inputRate > 0 && outputRate > 0, "sample rates must be positive")
+        precondition(inputRate <= Resampler.maxDownsamplingRatio * outputRate,
+                     "resampling \(inputRate) Hz → \(outputRate) Hz is a ratio above \(Resampler.maxDownsamplingRatio); resample in two stages")
         self.inputRate = inputRate
         self.outputRate = outputRate
         let g = Resampler.gcd(inputRate, outputRate)

@@ -48,6 +48,8 @@ final class WAVDecoder: MonoSource {
     let estimatedFrames: Int64?
 
     var outputRate: Int { sampleRate }
+    /// Highest sample rate accepted from a header (the highest rate of real PCM recorders).
+    static let maxSampleRate = 768_000
     var bufferBytes: Int { frames.input.capacity }
 
     /// Parses the header up to the start of the sample data. Throws `AudioError`, or returns
@@ -98,6 +100,12 @@ final class WAVDecoder: MonoSource {
                 if tag == 0xFFFE && f.count >= 26 { tag = u16(f, 24) }  // SubFormat GUID's first two bytes
                 guard ch > 0, rate > 0 else {
                     throw AudioError(.notAudio, path: path, "WAV 'fmt ' chunk declares \(ch) channels at \(rate) Hz; the file is corrupt")
+                }
+                // A rate from a damaged or hostile header would otherwise size the resampler's filter (its
+                // length grows with the downsampling ratio): 522 MHz → 16 kHz asked for 1.9 GB (found by
+                // FuzzWAV). Real recordings stop at 768 kHz.
+                guard rate <= WAVDecoder.maxSampleRate else {
+                    throw AudioError(.notAudio, path: path, "WAV 'fmt ' chunk declares \(rate) Hz, above the \(WAVDecoder.maxSampleRate) Hz this reader accepts; the header is corrupt — re-export the file")
                 }
                 let enc: PCMEncoding
                 switch (tag, bits) {

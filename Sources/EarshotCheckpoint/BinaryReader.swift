@@ -26,6 +26,17 @@ public struct BinaryReader {
         return T(littleEndian: value)
     }
 
+    /// Reads a little-endian 64-bit size or offset, refusing one that does not fit in `Int` (a hostile
+    /// header would otherwise trap the conversion).
+    public mutating func readSize64(what: String) throws(CheckpointError) -> Int {
+        let start = offset
+        let value = try readInteger(as: UInt64.self, what: what)
+        guard let size = Int(exactly: value) else {
+            throw CheckpointError(.corrupt, path: path, message: "\(what) at byte \(start) is \(value), larger than any file; the file is corrupt")
+        }
+        return size
+    }
+
     /// Returns a view of the next `count` bytes and advances past them.
     public mutating func readBytes(_ count: Int, what: String) throws(CheckpointError) -> UnsafeRawBufferPointer {
         guard count >= 0 else {

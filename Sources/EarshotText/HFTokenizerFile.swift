@@ -8,7 +8,15 @@ struct HFTokenizerFile {
     var merges: [(String, String)]
     var added: [(String, Int)]
 
+    /// Token ids above this are refused: the vocabulary is an array indexed by id, so one huge id would size
+    /// it (an id of 10^18 made the reader ask for exabytes; found by FuzzTokenizer). Whisper's is 51 865.
+    static let maxTokenID = (1 << 20) - 1
+
     static func load(_ path: String) throws(TokenizerError) -> HFTokenizerFile {
+        // FileManager.contents(atPath:) leaks its buffer on a 0-byte file (swift-foundation, Swift 6.3).
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 {
+            throw TokenizerError(path: path, message: "tokenizer.json is empty (0 bytes); re-download the model")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TokenizerError(path: path, message: "cannot read tokenizer.json")
         }
@@ -41,6 +49,12 @@ struct HFTokenizerFile {
             if let content = item["content"] as? String, let id = (item["id"] as? NSNumber)?.intValue {
                 added.append((content, id))
             }
+        }
+        for id in vocab.values where !(0...maxTokenID).contains(id) {
+            throw TokenizerError(path: path, message: "token id \(id) in \"model.vocab\" is outside 0...\(maxTokenID); the tokenizer.json is corrupt")
+        }
+        for (content, id) in added where !(0...maxTokenID).contains(id) {
+            throw TokenizerError(path: path, message: "added token \(content.debugDescription) has id \(id), outside 0...\(maxTokenID); the tokenizer.json is corrupt")
         }
         return HFTokenizerFile(vocab: vocab, merges: merges, added: added)
     }

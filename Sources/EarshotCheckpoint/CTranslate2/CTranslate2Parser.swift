@@ -153,9 +153,10 @@ enum CTranslate2Parser {
             }
             dtype = known
             byteCount = Int(try reader.readInteger(as: UInt32.self, what: "the byte count of '\(name)'"))
-            if byteCount != elements * dtype.byteWidth {
+            let (expected, overflow) = elements.multipliedReportingOverflow(by: dtype.byteWidth)
+            if overflow || byteCount != expected {
                 throw CheckpointError(.corrupt, path: path, tensor: name,
-                                      message: "invalid payload size: \(byteCount) bytes stored for shape \(shape) of \(dtype) (expected \(elements * dtype.byteWidth))")
+                                      message: "invalid payload size: \(byteCount) bytes stored for shape \(shape) of \(dtype) (expected \(overflow ? "more than 2^63" : String(expected)))")
             }
         } else {
             // Binary versions 1-3: the dtype is guessed from the item size, as CTranslate2 itself does.

@@ -134,7 +134,7 @@ struct PickleMachine {
                 stack.append(.float(Double(bitPattern: bits.byteSwapped)))
             case 0x58: stack.append(.string(try text(Int(try reader.readInteger(as: UInt32.self, what: "BINUNICODE")))))
             case 0x8C: stack.append(.string(try text(Int(try reader.readInteger(as: UInt8.self, what: "SHORT_BINUNICODE")))))
-            case 0x8D: stack.append(.string(try text(Int(try reader.readInteger(as: UInt64.self, what: "BINUNICODE8")))))
+            case 0x8D: stack.append(.string(try text(try reader.readSize64(what: "BINUNICODE8")))) // length ≥ 2^63 is refused, not trapped (FuzzPyTorch)
             case 0x54: stack.append(.string(try text(Int(try reader.readInteger(as: Int32.self, what: "BINSTRING")))))
             case 0x55: stack.append(.string(try text(Int(try reader.readInteger(as: UInt8.self, what: "SHORT_BINSTRING")))))
             case 0x42: stack.append(.bytes(Array(try reader.readBytes(Int(try reader.readInteger(as: UInt32.self, what: "BINBYTES")), what: "bytes"))))

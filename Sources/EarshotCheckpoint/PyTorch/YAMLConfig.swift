@@ -16,6 +16,11 @@ public struct YAMLConfig: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError(.fileNotFound, path: path, message: "no such file")
         }
+        // An empty file is refused before reading: FileManager.contents(atPath:) leaks its 4 KB buffer on a
+        // 0-byte file (swift-foundation, Swift 6.3; found by FuzzYAML under LeakSanitizer).
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 {
+            throw CheckpointError(.invalidConfiguration, path: path, message: "empty file (0 bytes); expected a YAML configuration — re-download the model")
+        }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw CheckpointError(.unreadable, path: path, message: "cannot read as UTF-8 text")
         }
@@ -46,7 +51,7 @@ public struct YAMLConfig: @unchecked Sendable {
     public func int(_ keyPath: String, default defaultValue: Int) throws(CheckpointError) -> Int {
         guard let n = node(keyPath) else { return defaultValue }
         if let v = n.int { return v }
-        if let d = n.float, d == d.rounded() { return Int(d) }
+        if let d = n.float, d == d.rounded(), let v = Int(exactly: d) { return v }
         throw bad(keyPath, "an integer")
     }
 

@@ -40,6 +40,12 @@ public struct ZipArchive {
         if count == 0xFFFF || directoryOffset == 0xFFFF_FFFF {
             (count, directoryOffset) = try Self.readZip64End(bytes, eocd: eocd, path: path)
         }
+        // Each central directory header is at least 46 bytes: a count the file cannot hold is refused before
+        // it sizes anything (a ZIP64 count of 2^32 asked for 51 GB; found by FuzzPyTorch).
+        guard directoryOffset <= bytes.count, count <= (bytes.count - directoryOffset) / 46 else {
+            throw CheckpointError(.truncated, path: path,
+                                  message: "ZIP directory announces \(count) entries at byte \(directoryOffset) but the file is \(bytes.count) bytes; the archive is truncated or corrupt")
+        }
         var entries: [Entry] = []
         entries.reserveCapacity(count)
         r = BinaryReader(bytes: bytes, path: path, offset: 0)
@@ -97,15 +103,15 @@ public struct ZipArchive {
             throw CheckpointError(.corrupt, path: path, message: "ZIP64 archive without a ZIP64 end-of-central-directory locator")
         }
         _ = try r.readInteger(as: UInt32.self, what: "ZIP64 locator disk")
-        let recordOffset = Int(try r.readInteger(as: UInt64.self, what: "ZIP64 record offset"))
+        let recordOffset = try r.readSize64(what: "ZIP64 record offset")
         try r.seek(to: recordOffset)
         guard try r.readInteger(as: UInt32.self, what: "ZIP64 record") == 0x0606_4b50 else {
             throw CheckpointError(.corrupt, path: path, message: "bad ZIP64 end-of-central-directory record at byte \(recordOffset)")
         }
         try r.seek(to: recordOffset + 32)
-        let count = Int(try r.readInteger(as: UInt64.self, what: "ZIP64 entry count"))
+        let count = try r.readSize64(what: "ZIP64 entry count")
         _ = try r.readInteger(as: UInt64.self, what: "ZIP64 directory size")
-        let offset = Int(try r.readInteger(as: UInt64.self, what: "ZIP64 directory offset"))
+        let offset = try r.readSize64(what: "ZIP64 directory offset")
         return (count, offset)
     }
 
@@ -132,9 +138,9 @@ public struct ZipArchive {
             var field = BinaryReader(bytes: try extra.readBytes(size, what: "extra field data"), path: r.path)
             guard id == 0x0001 else { continue }
             // ZIP64: only the fields whose 32-bit value is saturated are present, in this order.
-            if uncompressed == 0xFFFF_FFFF { uncompressed = Int(try field.readInteger(as: UInt64.self, what: "ZIP64 size")) }
-            if compressed == 0xFFFF_FFFF { compressed = Int(try field.readInteger(as: UInt64.self, what: "ZIP64 size")) }
-            if localOffset == 0xFFFF_FFFF { localOffset = Int(try field.readInteger(as: UInt64.self, what: "ZIP64 offset")) }
+            if uncompressed == 0xFFFF_FFFF { uncompressed = try field.readSize64(what: "ZIP64 size") }
+            if compressed == 0xFFFF_FFFF { compressed = try field.readSize64(what: "ZIP64 size") }
+            if localOffset == 0xFFFF_FFFF { localOffset = try field.readSize64(what: "ZIP64 offset") }
         }
         _ = try r.readBytes(commentLength, what: "entry comment")
         return Entry(name: name, method: method, compressedSize: compressed, uncompressedSize: uncompressed,
