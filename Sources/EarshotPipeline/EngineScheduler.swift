@@ -341,7 +341,8 @@ extension EngineScheduler {
     /// limit holds; the engine's plan leaves room for a one-window urgent batch); urgent batches do not
     /// nest.
     private func runUrgentBatch(engine: RecognitionEngine) {
-        let urgent: Int = locked { ring.compactMap { entries[$0] }.filter(isUrgent).count }
+        // Runs after every decoder step: count without building arrays.
+        let urgent: Int = locked { ring.reduce(0) { n, id in entries[id].map(isUrgent) == true ? n + 1 : n } }
         guard urgent > 0 else { return }
         var size = min(engine.batchCap, urgent)
         var reserved = try? engine.cost.reserve(batchSize: size, in: engine.ledger)
