@@ -17,11 +17,14 @@ let cSettings: [CSetting] = [
 let package = Package(
     name: "Earshot",
     products: [
-        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotSpeech", "EarshotSpeaker", "EarshotPipeline", "EarshotServer"]),
+        .library(name: "Earshot", targets: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint", "EarshotTensor", "EarshotText", "EarshotMemory", "EarshotSpeech", "EarshotSpeaker", "EarshotPipeline", "EarshotWire", "EarshotServer"]),
         .executable(name: "earshot", targets: ["EarshotCLI"]),
         // The untrusted-bytes readers alone (audio files, checkpoints, configs, tokenizer files), for the fuzz
         // package in Fuzz/: depending on it does not pull the server's dependencies into a sanitizer build.
         .library(name: "EarshotReaders", targets: ["EarshotAudio", "EarshotCheckpoint", "EarshotText"]),
+        // The server's parsers of client bytes (multipart forms, FunASR websocket messages, PCM frames), for
+        // the fuzz package: MultipartKit and NIOCore, but not Hummingbird or the engine.
+        .library(name: "EarshotWire", targets: ["EarshotWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -34,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
     ],
     targets: [
         .target(name: "CEarshotKernels", cSettings: cSettings),
@@ -67,16 +71,22 @@ let package = Package(
                 dependencies: ["EarshotSpeech", "EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotMemory",
                                "EarshotSpeaker"],
                 swiftSettings: swiftSettings),
+        // What clients send the server, parsed: multipart/form-data uploads, FunASR's websocket messages, PCM.
+        .target(name: "EarshotWire",
+                dependencies: ["EarshotSpeech",
+                               .product(name: "MultipartKit", package: "multipart-kit"),
+                               .product(name: "NIOCore", package: "swift-nio")],
+                swiftSettings: swiftSettings),
         // The server: OpenAI audio API and FunASR's websocket protocol over one shared pipeline engine.
         .target(name: "EarshotServer",
                 dependencies: ["EarshotPipeline", "EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotMemory",
+                               "EarshotWire",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Metrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus"),
-                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                               .product(name: "MultipartKit", package: "multipart-kit")],
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "EarshotCLI",
                           dependencies: ["EarshotWhisper", "EarshotFunASR", "EarshotAudio", "EarshotCheckpoint",
@@ -99,7 +109,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMemoryTests", dependencies: ["EarshotMemory"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotServerTests",
-                    dependencies: ["EarshotServer", "EarshotPipeline", "EarshotWhisper", "EarshotFunASR", "EarshotMemory",
+                    dependencies: ["EarshotServer", "EarshotWire", "EarshotPipeline", "EarshotWhisper", "EarshotFunASR", "EarshotMemory",
                                    .product(name: "HummingbirdTesting", package: "hummingbird")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotCLITests", dependencies: ["EarshotCLI"], swiftSettings: swiftSettings),

@@ -24,5 +24,12 @@ let package = Package(
         fuzzTarget("FuzzPyTorch"),
         fuzzTarget("FuzzYAML"),
         fuzzTarget("FuzzTokenizer"),
+        // The server's parsers of client bytes (multipart uploads, FunASR websocket frames).
+        .executableTarget(name: "FuzzMultipart",
+                          dependencies: ["FuzzSupport", .product(name: "EarshotWire", package: "Earshot")],
+                          swiftSettings: fuzzSettings),
+        .executableTarget(name: "FuzzFunASRMessages",
+                          dependencies: ["FuzzSupport", .product(name: "EarshotWire", package: "Earshot")],
+                          swiftSettings: fuzzSettings),
     ]
 )

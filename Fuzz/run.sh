@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 export PATH="/opt/swift/usr/bin:$PATH"
 SECONDS_EACH="${1:-60}"; shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(wav resampler ct2 pytorch yaml tokenizer)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(wav resampler ct2 pytorch yaml tokenizer multipart funasr)
 if [ "${FUZZ_BUILD:-1}" != 0 ]; then
   swift build -c release --sanitize fuzzer --sanitize address 2>&1 | grep -E "error:|Build complete" || true
 fi
@@ -21,7 +21,8 @@ for t in "${TARGETS[@]}"; do
   case $t in
     wav) exe=FuzzWAV; dict=wav ;; resampler) exe=FuzzResampler; dict= ;; ct2) exe=FuzzCT2; dict=ct2 ;;
     pytorch) exe=FuzzPyTorch; dict=pytorch ;; yaml) exe=FuzzYAML; dict=yaml ;; tokenizer) exe=FuzzTokenizer; dict=json ;;
-    *) echo "unknown target $t (wav resampler ct2 pytorch yaml tokenizer)" >&2; exit 2 ;;
+    multipart) exe=FuzzMultipart; dict=multipart ;; funasr) exe=FuzzFunASRMessages; dict=funasr ;;
+    *) echo "unknown target $t (wav resampler ct2 pytorch yaml tokenizer multipart funasr)" >&2; exit 2 ;;
   esac
   mkdir -p ".work/$t"
   cp -n corpus/$t/* ".work/$t/" 2>/dev/null || true

@@ -4,8 +4,10 @@
 Seeds are small cuts of real files: 0.05 s of a LibriVox recording re-encoded in every WAV layout the reader
 decodes; the header and first variables of whisper-tiny.en's model.bin (shapes shrunk) in binary versions
 6, 3 and 1; torch.save of a few of fsmn-vad's real tensors (zip format, and the legacy format); FunASR's
-fsmn-vad config.yaml; tokenizer.json of tiny.en cut to its first tokens and merges.
-Run: python3 scripts/fuzz-seeds.py (PyTorch seeds need ~/.cache/earshot/venv-funasr, see setup-paraformer-oracle.sh).
+fsmn-vad config.yaml; tokenizer.json of tiny.en cut to its first tokens and merges; multipart uploads laid
+out as the openai SDK (httpx) and curl send them, and FunASR websocket conversations as funasr_wss_client.py
+sends them (its configuration message, PCM frames, the end message).
+Run: python3 scripts/fuzz-seeds.py [wire] (PyTorch seeds need ~/.cache/earshot/venv-funasr, see setup-paraformer-oracle.sh).
 """
 import json, os, struct, subprocess, sys, wave
 
@@ -158,8 +160,59 @@ def text_seeds():
     out("tokenizer", "tiny-en-cut-pair-merges.json", json.dumps(t).encode())
 
 
+# ---- the server's parsers: multipart uploads and FunASR websocket frames ----
+def wire_seeds():
+    with open(os.path.join(ROOT, "wav", "pcm16-16k.wav"), "rb") as f:
+        audio = f.read()
+
+    def form(boundary, parts, closing=True):
+        body = b""
+        for headers, payload in parts:
+            body += b"--" + boundary + b"\r\n" + b"".join(h + b"\r\n" for h in headers) + b"\r\n" + payload + b"\r\n"
+        return body + (b"--" + boundary + b"--\r\n" if closing else b"")
+
+    # The first line is the Content-Type header; the rest is the body (Fuzz/Sources/FuzzMultipart).
+    httpx_boundary = b"9a8f3a6c0f2e4d7bb1f0d2c4e6a8b0c2"   # httpx: 32 hex digits, unquoted
+    fields = [([b'Content-Disposition: form-data; name="model"'], b"whisper-1"),
+              ([b'Content-Disposition: form-data; name="response_format"'], b"verbose_json"),
+              ([b'Content-Disposition: form-data; name="timestamp_granularities[]"'], b"word"),
+              ([b'Content-Disposition: form-data; name="timestamp_granularities[]"'], b"segment")]
+    upload = ([b'Content-Disposition: form-data; name="file"; filename="clip.wav"', b"Content-Type: audio/wav"], audio)
+    out("multipart", "httpx-verbose-json.txt",
+        b"multipart/form-data; boundary=" + httpx_boundary + b"\n" + form(httpx_boundary, fields + [upload]))
+    curl_boundary = b"------------------------d74496d66958873e"   # curl -F: dashes and 16 hex digits
+    out("multipart", "curl-file-first.txt",
+        b"multipart/form-data; boundary=" + curl_boundary + b"\n"
+        + form(curl_boundary, [upload, ([b'Content-Disposition: form-data; name="language"'], b"en")]))
+    quoted = b"earshot boundary"
+    out("multipart", "quoted-boundary-escaped-name.txt",
+        b'multipart/form-data; boundary="' + quoted + b'"\n'
+        + form(quoted, [([b'Content-Disposition: form-data; name="file"; filename="a \\"b\\".wav"'], audio[:200]),
+                        ([b'Content-Disposition: form-data; name="prompt"'], "Ünïcode prompt".encode())]))
+    out("multipart", "cut-short.txt",
+        b"multipart/form-data; boundary=" + httpx_boundary + b"\n" + form(httpx_boundary, [upload], closing=False)[:300])
+
+    def frame(kind, payload):   # kind 0 = text, 1 = binary; then u16 length (Fuzz/Sources/FuzzFunASRMessages)
+        return bytes([kind]) + struct.pack("<H", len(payload)) + payload
+
+    config = {"mode": "2pass", "chunk_size": [5, 10, 5], "chunk_interval": 10, "encoder_chunk_look_back": 4,
+              "decoder_chunk_look_back": 0, "audio_fs": 16000, "wav_name": "demo", "wav_format": "pcm",
+              "is_speaking": True, "hotwords": "", "itn": True}
+    pcm = audio[44:44 + 1601]   # an odd number of bytes: the last one waits for its pair
+    out("funasr", "client-2pass.bin", frame(0, json.dumps(config).encode()) + frame(1, pcm[:801]) + frame(1, pcm[801:])
+        + frame(0, json.dumps({"is_speaking": False}).encode()))
+    offline = dict(config, mode="offline", wav_format="wav", audio_fs=8000, wav_name="会议",
+                   hotwords=json.dumps({"阿里巴巴": 20, "hello world": 40}), svs_lang="auto")
+    out("funasr", "client-offline-hotwords.bin", frame(0, json.dumps(offline, ensure_ascii=False).encode())
+        + frame(1, audio[:512]) + frame(0, b'{"is_end": true}'))
+    out("funasr", "bad-mode.bin", frame(0, b'{"mode": "streaming", "audio_fs": "16000"}') + frame(1, b"\x01"))
+
+
 if __name__ == "__main__":
-    wav_seeds(); ct2_seeds(); text_seeds(); torch_seeds()
+    if sys.argv[1:] == ["wire"]:
+        wire_seeds()
+    else:
+        wav_seeds(); ct2_seeds(); text_seeds(); torch_seeds(); wire_seeds()
     for d in sorted(os.listdir(ROOT)):
         files = os.listdir(os.path.join(ROOT, d))
         print(d, len(files), "files,", sum(os.path.getsize(os.path.join(ROOT, d, x)) for x in files), "bytes")

@@ -36,7 +36,11 @@ public final class AudioFileReader {
     public let usesFFmpeg: Bool
 
     let source: any MonoSource
-    private let resampler: Resampler?
+    /// Designed at the first `read`, not when the file is opened: a caller that only wants the header
+    /// (duration, rate — a corpus run's `--dry-run` and shard dealing open every file) does not pay for a
+    /// filter design (up to ~20 MB and a noticeable time for unusual rates).
+    private var resampler: Resampler?
+    private let needsResampler: Bool
     private var pending: [Float] = []     // resampled output not yet returned
     private var pendingStart = 0
     private var scratch: [Float] = []     // decoded source-rate samples
@@ -78,8 +82,12 @@ public final class AudioFileReader {
                 sourceSampleRate = wav.sampleRate
                 sourceChannels = wav.channels
                 estimatedDurationSeconds = wav.estimatedFrames.map { Double($0) / Double(wav.sampleRate) }
-                resampler = wav.sampleRate == targetSampleRate
-                    ? nil : Resampler(inputRate: wav.sampleRate, outputRate: targetSampleRate)
+                resampler = nil
+                needsResampler = wav.sampleRate != targetSampleRate
+                if wav.sampleRate > Resampler.maxDownsamplingRatio * targetSampleRate {
+                    input.closeNow()
+                    throw AudioError(.unsupportedFormat, path: path, "the file's sample rate, \(wav.sampleRate) Hz, is more than \(Resampler.maxDownsamplingRatio) times the \(targetSampleRate) Hz asked for; resample it first (e.g. ffmpeg -i IN -ar \(targetSampleRate) OUT.wav)")
+                }
                 return
             case .failure(let codec):
                 input.closeNow()
@@ -103,6 +111,7 @@ public final class AudioFileReader {
         source = decoder
         usesFFmpeg = true
         resampler = nil
+        needsResampler = false
         sourceSampleRate = decoder.sourceRate
         sourceChannels = decoder.sourceChannels
         estimatedDurationSeconds = decoder.durationSeconds
@@ -125,6 +134,9 @@ public final class AudioFileReader {
                 continue
             }
             if sourceDone { break }
+            if needsResampler && resampler == nil {
+                resampler = Resampler(inputRate: sourceSampleRate, outputRate: targetSampleRate)
+            }
             guard let resampler else {
                 if try source.read(maxFrames: maxSamples - out.count, into: &out) == 0 { sourceDone = true }
                 continue

@@ -119,6 +119,19 @@ public final class Resampler {
         return produce(flush: false)
     }
 
+    /// Forgets the stream so far (history, position, end) and keeps the designed filter: the next
+    /// `process` starts a new stream, with output identical to a freshly made resampler's.
+    public func reset() {
+        history = []
+        historyStart = 0
+        inputCount = 0
+        outputIndex = 0
+        finished = false
+    }
+
+    /// Bytes of the polyphase filter table.
+    public var tableBytes: Int { 4 * table.count }
+
     /// Signals the end of the input (treated as followed by silence) and returns the remaining output;
     /// the total is `ceil(inputCount · out / in)` samples.
     public func finish() -> [Float] {

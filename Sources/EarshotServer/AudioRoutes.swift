@@ -4,6 +4,7 @@ import Logging
 import EarshotAudio
 import EarshotMemory
 import EarshotPipeline
+import EarshotWire
 import EarshotWhisper
 
 /// `POST /v1/audio/transcriptions` and `/v1/audio/translations` (OpenAI's audio API) over the shared engine.

@@ -3,10 +3,10 @@ import Logging
 import NIOCore
 import NIOWebSocket
 import HummingbirdWebSocket
-import NIOWebSocket
 import EarshotAudio
 import EarshotMemory
 import EarshotPipeline
+import EarshotWire
 import EarshotWhisper
 
 /// Settings of the FunASR websocket front end.
@@ -82,7 +82,7 @@ final class FunASRSession: @unchecked Sendable {
         var finisher: Task<Void, Never>?
         var partialTask: Task<Void, Never>?
         var upload: (path: String, handle: FileHandle, bytes: Int)?
-        var oddByte: UInt8?
+        var pcm = PCM16Stream()
         var sinceLastPartial = 0
         var wasInSpeech = false
 
@@ -301,7 +301,7 @@ final class FunASRSession: @unchecked Sendable {
             recording.upload = upload
             return
         }
-        var samples = pcmSamples(buffer, recording)
+        var samples = recording.pcm.samples(from: buffer.readableBytesView)
         if let resampler = recording.resampler { samples = resampler.process(samples) }
         guard !samples.isEmpty else { return }
         try await push(samples, to: recording)
@@ -312,19 +312,6 @@ final class FunASRSession: @unchecked Sendable {
         do { try await recording.job.push(samples) } catch {
             throw Failure(message: "recognition stopped: \(error)", code: .unexpectedServerError)
         }
-    }
-
-    /// 16-bit little-endian PCM → samples in [-1, 1]; an odd trailing byte waits for the next frame.
-    private func pcmSamples(_ buffer: ByteBuffer, _ recording: Active) -> [Float] {
-        var bytes = Array(buffer.readableBytesView)
-        if let odd = recording.oddByte { bytes.insert(odd, at: 0); recording.oddByte = nil }
-        if bytes.count % 2 == 1 { recording.oddByte = bytes.removeLast() }
-        var samples = [Float](repeating: 0, count: bytes.count / 2)
-        for i in 0..<samples.count {
-            let value = Int16(bitPattern: UInt16(bytes[2 * i]) | UInt16(bytes[2 * i + 1]) << 8)
-            samples[i] = Float(value) / 32768
-        }
-        return samples
     }
 
     /// Tracks VAD's open utterance and, every `partialIntervalSamples` of new speech, recognises it on the

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import EarshotPipeline
+import EarshotWire
 
 /// FunASR's websocket protocol at `/` (`ws://host:port/`), as FunASR's runtime serves it: FunASR's own
 /// clients (`funasr_wss_client.py`, the C++ and JavaScript clients) talk to `earshot serve` unchanged.

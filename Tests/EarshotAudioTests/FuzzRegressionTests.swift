@@ -23,3 +23,17 @@ import Testing
         #expect(throws: AudioError.self) { try AudioFileReader(path: bad) }
     }
 }
+
+/// Target rates a caller may ask the reader for, against what the file holds.
+@Suite struct AudioTargetRateTests {
+    @Test("a file more than 64× the target rate is refused with a clear error, not a trap in the resampler")
+    func downsamplingBeyondTheResampler() throws {
+        let x = TestSupport.sine(1000, rate: 768_000, count: 7680, amplitude: 0.5)
+        let path = TestSupport.write(TestSupport.makeWAV(x.map { [$0] }, rate: 768_000, encoding: .s16))
+        let error = #expect(throws: AudioError.self) { try AudioFileReader(path: path, targetSampleRate: 8000) }
+        #expect(error?.code == .unsupportedFormat)
+        #expect(error?.message.contains("768000 Hz") == true && error?.message.contains("ffmpeg -i") == true,
+                "\(String(describing: error))")
+        #expect(try AudioFileReader.readAll(path: path, targetSampleRate: 12_000).count == 120)
+    }
+}

@@ -76,6 +76,20 @@ import Testing
         }
     }
 
+    @Test("after reset, a resampler's output equals a fresh one's", arguments: [44100, 8000, 16001])
+    func resetStartsAnew(rate: Int) {
+        var g = SystemRandomNumberGenerator()
+        let first = (0 ..< 7_000).map { _ in Float.random(in: -1 ... 1, using: &g) }
+        let second = (0 ..< 9_001).map { _ in Float.random(in: -1 ... 1, using: &g) }
+        let reused = Resampler(inputRate: rate, outputRate: 16000)
+        _ = reused.process(first)   // a stream left unfinished, then a stream finished, then reset
+        reused.reset()
+        _ = reused.process(first) + reused.finish()
+        reused.reset()
+        let again = reused.process(second) + reused.finish()
+        #expect(again == Self.resample(second, from: rate, to: 16000))
+    }
+
     @Test("documented filter lengths")
     func filterLengths() {
         #expect(Resampler(inputRate: 44100, outputRate: 16000).tapsPerPhase == 316)

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import EarshotServer
+@testable import EarshotWire
 import EarshotWhisper
 
 /// FunASR's websocket messages: what clients send (as funasr_wss_client.py and the protocol document have
@@ -89,5 +89,15 @@ import EarshotWhisper
         let text = FunASRProtocol.result(mode: "2pass-offline", wavName: "demo", segments: [], isFinal: true)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect(object["text"] as? String == "" && object["timestamp"] == nil && object["is_final"] as? Bool == true)
+    }
+}
+
+/// Numbers a client may put where a sample rate goes.
+@Suite struct FunASRSampleRateTests {
+    @Test("an audio_fs that is not an integer in range is refused, not trapped on", arguments: ["1e300", "-1e300", "8000.5", "9223372036854775808", "true"])
+    func badRates(value: String) {
+        #expect(throws: FunASRProtocol.ProtocolError.self) {
+            _ = try FunASRProtocol.parse(#"{"mode": "offline", "audio_fs": \#(value)}"#, current: nil)
+        }
     }
 }

@@ -6,6 +6,11 @@ import FuzzSupport
 /// WAV reader accepts, within the resampler's contract (downsampling ratio ≤ 64); inputs whose output would
 /// exceed 4 M samples (1 Hz → 768 kHz) are skipped. The stream is fed in chunks and finished, and the output
 /// length is checked against `ceil(n · out / in)`.
+///
+/// Designing a filter costs far more than running it (up to ~5 500 taps × 1 025 branches), and most
+/// mutations change the samples, not the rates; so resamplers are kept by rate pair (tables under 4 MB, at most
+/// 64 of them) and `reset()` between inputs. `ResamplerTests.resetStartsAnew` checks that a reset resampler
+/// gives a fresh one's output.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzResampler(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     var bytes = FuzzBytes(data, size)
@@ -15,7 +20,7 @@ public func fuzzResampler(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let samples = bytes.floats()
     guard inputRate <= Resampler.maxDownsamplingRatio * outputRate,
           samples.count * outputRate / inputRate < 1 << 22 else { return 0 }
-    let resampler = Resampler(inputRate: inputRate, outputRate: outputRate)
+    let resampler = cachedResampler(inputRate, outputRate)
     var produced = 0
     var start = 0
     while start < samples.count {
@@ -27,4 +32,21 @@ public func fuzzResampler(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let expected = (samples.count * outputRate + inputRate - 1) / inputRate
     precondition(produced == expected, "resampler \(inputRate)→\(outputRate) produced \(produced) samples for \(samples.count), expected \(expected)")
     return 0
+}
+
+private nonisolated(unsafe) var cache: [Int: Resampler] = [:]
+
+/// A reset resampler for the pair, from the cache when its table is small enough to keep.
+private func cachedResampler(_ inputRate: Int, _ outputRate: Int) -> Resampler {
+    let key = inputRate << 20 | outputRate
+    if let kept = cache[key] {
+        kept.reset()
+        return kept
+    }
+    let made = Resampler(inputRate: inputRate, outputRate: outputRate)
+    if made.tableBytes < 4 << 20 {
+        if cache.count >= 64 { cache.removeAll() }
+        cache[key] = made
+    }
+    return made
 }

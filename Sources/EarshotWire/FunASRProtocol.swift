@@ -1,5 +1,5 @@
 import Foundation
-import EarshotWhisper
+import EarshotSpeech
 
 /// FunASR's websocket protocol, the message side: the client's configuration and control messages and the
 /// server's result messages, as FunASR's Python server (`runtime/python/websocket/funasr_wss_server.py`),
@@ -116,7 +116,7 @@ public enum FunASRProtocol {
 
     private static func integer(_ value: Any) -> Int? {
         switch value {
-        case let n as NSNumber: n.doubleValue == n.doubleValue.rounded() ? n.intValue : nil
+        case let n as NSNumber: Int(exactly: n.doubleValue)   // 1e300 or 8000.5 is not a rate
         case let s as String: Int(s)
         default: nil
         }
