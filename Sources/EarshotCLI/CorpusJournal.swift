@@ -1,4 +1,5 @@
 import Foundation
+import EarshotCheckpoint
 
 /// The record of finished files in a corpus run's output directory: append-only JSON lines, each written with
 /// one `write` and `fsync`ed before the next file is reported done.
@@ -43,7 +44,7 @@ final class CorpusJournal: @unchecked Sendable {
         }
         // A torn last line from an earlier crash: start on a fresh line so the next record stays whole.
         var info = stat()
-        if fstat(fd, &info) == 0, info.st_size > 0, let data = FileManager.default.contents(atPath: path), data.last != UInt8(ascii: "\n") {
+        if fstat(fd, &info) == 0, info.st_size > 0, let data = FileBytes.read(path), data.last != UInt8(ascii: "\n") {
             _ = "\n".withCString { write(fd, $0, 1) }
         }
     }
@@ -56,7 +57,7 @@ final class CorpusJournal: @unchecked Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let decoder = JSONDecoder()
         for journal in names.sorted() where journal.hasPrefix(Self.prefix) && journal.hasSuffix(".jsonl") {
-            guard let data = FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(journal)) else { continue }
+            guard let data = FileBytes.read((directory as NSString).appendingPathComponent(journal)) else { continue }
             for line in data.split(separator: UInt8(ascii: "\n")) {
                 // A torn line (the process died while writing it) does not decode and is skipped.
                 if let record = try? decoder.decode(Record.self, from: Data(line)) { finished[record.path] = record }

@@ -1,4 +1,5 @@
 import Foundation
+import EarshotCheckpoint
 import EarshotAudio
 import EarshotSpeech
 
@@ -205,7 +206,7 @@ final class LabelWriter {
         var data = Data()
         var lines = 0
         for entry in entries {
-            guard let part = FileManager.default.contents(atPath: (outputDirectory as NSString).appendingPathComponent(entry.relativeStem + suffix)) else { continue }
+            guard let part = FileBytes.read((outputDirectory as NSString).appendingPathComponent(entry.relativeStem + suffix)) else { continue }
             data.append(part)
             lines += part.split(separator: UInt8(ascii: "\n")).count
         }

@@ -12,6 +12,18 @@ import Darwin
 /// `getrusage` `ru_maxrss`. The high-water mark can be reset per phase by writing `5` to `/proc/self/clear_refs`
 /// (ru_maxrss follows it). See `reference/swift-numerics.md` §5.
 public enum ProcessMemory {
+    /// The sanitizer this process was built with (`address` or `thread`), or `nil`. Its shadow memory,
+    /// quarantine and history buffers are resident too, so RSS figures then say nothing about Earshot's own
+    /// use: the memory tests are skipped in sanitizer runs (docs/reliability.md, "Sanitizers").
+    public static let sanitizer: String? = {
+        #if canImport(Glibc)
+        let program = dlopen(nil, RTLD_NOW)
+        if dlsym(program, "__asan_init") != nil { return "address" }
+        if dlsym(program, "__tsan_init") != nil { return "thread" }
+        #endif
+        return nil
+    }()
+
     /// Resident set size now (VmRSS), or `nil` where it cannot be read.
     public static func currentRSS() -> ByteCount? {
         statusField("VmRSS:")

@@ -172,6 +172,10 @@ public struct WhisperTokenizer: Sendable {
     }
 
     private static func loadVocabulary(_ path: String) throws(TokenizerError) -> [String] {
+        // FileManager.contents(atPath:) leaks its buffer on a 0-byte file (swift-foundation, Swift 6.3).
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 {
+            throw TokenizerError(path: path, message: "the vocabulary file is empty (0 bytes); re-download the model")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TokenizerError(path: path, message: "cannot read the vocabulary file")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import EarshotMemory
 
 /// `earshot transcribe --punc DIR`: FunASR's CT-Transformer after recognition, checked against FunASR's
 /// `AutoModel(model=bicif-small, vad_model=…, punc_model=punc-small)` with `sentence_timestamp=True` on the
@@ -134,7 +135,7 @@ struct PunctuationPipelineTests {
         #expect(punctuated.segments.last!.end <= whisper.segments.last!.end + 1e-9)
     }
 
-    @Test("FSMN-VAD → batched Paraformer → punctuation under --memory-limit: peak within it, the stage in the report")
+    @Test("FSMN-VAD → batched Paraformer → punctuation under --memory-limit: peak within it, the stage in the report", .disabled(if: ProcessMemory.sanitizer != nil, "measures RSS, which a sanitizer's shadow memory inflates"))
     func underMemoryLimit() throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -158,7 +159,8 @@ struct PunctuationPipelineTests {
     /// under one `--memory-limit`, each shown in the memory report; with resemblyzer (real weights) and with
     /// CAM++ (the committed small FunASR-built model, random weights: which speaker is arbitrary, that each
     /// sentence gets one is not).
-    @Test("FSMN-VAD → Paraformer → punctuation → speakers under one --memory-limit", arguments: ["resemblyzer", "campplus"])
+    @Test("FSMN-VAD → Paraformer → punctuation → speakers under one --memory-limit", .disabled(if: ProcessMemory.sanitizer != nil, "measures RSS, which a sanitizer's shadow memory inflates"),
+          arguments: ["resemblyzer", "campplus"])
     func allFourStages(speakerModel: String) throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

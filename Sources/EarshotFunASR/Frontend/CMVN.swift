@@ -24,7 +24,7 @@ public struct CMVN: Sendable, Equatable {
     /// - Throws: `FunASRError` `.model` if the file is missing, `.invalidConfiguration` if it lacks either
     ///   component or holds a non-number (the message names the file and line).
     public init(path: String) throws(FunASRError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileBytes.read(path) else {
             let exists = FileManager.default.fileExists(atPath: path)
             throw FunASRError(.model, "\(path): \(exists ? "cannot read the file" : "no such file"); the model directory needs am.mvn (run scripts/fetch-assets.sh)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import EarshotCheckpoint
 
 /// FunASR's token list (`tokens.json`: a JSON array of strings, id = index), as `CharTokenizer` uses it.
 public struct ParaformerTokenList: Sendable {
@@ -9,7 +10,7 @@ public struct ParaformerTokenList: Sendable {
     /// - Throws: `FunASRError.model` naming the file if it is missing, not a JSON array of strings, empty, or
     ///   has a duplicated token (FunASR's `BaseTokenizer` refuses those: "Symbol … is duplicated").
     public init(path: String) throws(FunASRError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileBytes.read(path) else {
             let exists = FileManager.default.fileExists(atPath: path)
             throw FunASRError(.model, "\(path): \(exists ? "cannot read the file" : "missing from the model directory"); a FunASR Paraformer directory needs tokens.json (the token list, a JSON array of strings)")
         }

@@ -1,5 +1,6 @@
 import EarshotTensor
 import Foundation
+import EarshotCheckpoint
 
 /// Hotwords prepared for SeACo-Paraformer: the token ids of each hotword (plus FunASR's closing `[sos]`
 /// entry) and their bias-encoder embeddings.
@@ -113,7 +114,7 @@ struct SegDict: Sendable {
     let map: [String: [String]]
 
     init(path: String) throws(FunASRError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileBytes.read(path) else {
             throw FunASRError(.model, "\(path): cannot read the file")
         }
         var map: [String: [String]] = [:]

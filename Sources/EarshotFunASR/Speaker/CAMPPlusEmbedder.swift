@@ -30,7 +30,7 @@ public final class CAMPPlusEmbedder: SpeakerEmbedder, @unchecked Sendable {
         }
         config = try CAMPPlusConfig(configPath: configPath)
         var candidates = ["campplus_cn_common.bin", "model.pt"]
-        if let data = fm.contents(atPath: directory + "/configuration.json"),
+        if let data = FileBytes.read(directory + "/configuration.json"),
            let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
            let metas = json["file_path_metas"] as? [String: Any], let file = metas["init_param"] as? String {
             candidates.insert(file, at: 0)
