@@ -23,7 +23,7 @@ let package = Package(
         // package in Fuzz/: depending on it does not pull the server's dependencies into a sanitizer build.
         .library(name: "EarshotReaders", targets: ["EarshotAudio", "EarshotCheckpoint", "EarshotText"]),
         // The server's parsers of client bytes (multipart forms, FunASR websocket messages, PCM frames), for
-        // the fuzz package: MultipartKit and NIOCore, but not Hummingbird or the engine.
+        // the fuzz package: NIOCore's ByteBuffer, but not Hummingbird or the engine.
         .library(name: "EarshotWire", targets: ["EarshotWire"]),
     ],
     dependencies: [
@@ -36,7 +36,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
     ],
     targets: [
@@ -73,9 +72,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // What clients send the server, parsed: multipart/form-data uploads, FunASR's websocket messages, PCM.
         .target(name: "EarshotWire",
-                dependencies: ["EarshotSpeech",
-                               .product(name: "MultipartKit", package: "multipart-kit"),
-                               .product(name: "NIOCore", package: "swift-nio")],
+                dependencies: ["EarshotSpeech", .product(name: "NIOCore", package: "swift-nio")],
                 swiftSettings: swiftSettings),
         // The server: OpenAI audio API and FunASR's websocket protocol over one shared pipeline engine.
         .target(name: "EarshotServer",

@@ -12,10 +12,11 @@ SECONDS_EACH="${1:-60}"; shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(wav resampler ct2 pytorch yaml tokenizer multipart funasr)
 if [ "${FUZZ_BUILD:-1}" != 0 ]; then
-  # Not `--sanitize fuzzer --sanitize address`: SwiftPM passes those as two `-sanitize=` flags, and swiftc keeps
-  # only the last one, so whether the Swift modules got coverage depended on the order SwiftPM happened to
-  # emit them in (docs/reliability.md). One combined flag for swiftc, and libFuzzer's no-link variant for C.
-  swift build -c release -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address 2>&1 \
+  # Not `--sanitize fuzzer --sanitize address`: SwiftPM passes those as two `-sanitize=` flags and swiftc keeps
+  # only the last, so whether the Swift modules got coverage depended on the order SwiftPM emitted them in
+  # (docs/reliability.md). `--sanitize fuzzer` keeps SwiftPM's libFuzzer handling of the executables (no renamed
+  # `main`); the combined flag, passed after it, is the one swiftc keeps; clang merges its -fsanitize flags.
+  swift build -c release --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=address 2>&1 \
     | grep -E "error:|Build complete" || true
 fi
 BIN=.build/release

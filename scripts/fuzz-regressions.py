@@ -45,3 +45,9 @@ open("ct2-byte-count-overflow.bin", "wb").write(m)
 import zipfile
 with zipfile.ZipFile("pickle-binunicode8-length.pt", "w", zipfile.ZIP_STORED) as z:
     z.writestr("archive/data.pkl", b"\x80\x02\x8d" + b"\xff" * 8 + b".")
+
+
+# FuzzMultipart input (Content-Type line, then the body) with a 0x8C byte in a part's header name: MultipartKit
+# 4.7.1 indexed its 128-entry header-name table with it and trapped (a remote crash of `earshot serve`).
+open("multipart-header-name-byte-0x8c.txt", "wb").write(
+    b"multipart/form-data; boundary=B\n--B\r\nCo\x8cntent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--B--\r\n")

@@ -74,7 +74,7 @@ enum AudioRoutes {
             }
             // A finished job ignores this; any other way out frees its slot.
             defer { job.cancel() }
-            let transcript = try await cancellingOnHangUp(request, upload: upload) { try await run(feed) }
+            let transcript = try await cancellingOnHangUp(request) { try await run(feed) }
             let summary = transcript.1
             context.metrics.recordRecognition(route: route, seconds: (ContinuousClock.now - started).seconds,
                                               audioSeconds: summary.audioSeconds)
@@ -100,12 +100,10 @@ enum AudioRoutes {
         }
     }
 
-    /// Runs `operation`, cancelled if the client closes the connection (Hummingbird's inbound-close watcher),
-    /// unless the upload reader already read the request's end, which the watcher needs.
-    static func cancellingOnHangUp<T: Sendable>(_ request: Request, upload: MultipartUpload,
-                                                _ operation: () async throws -> T) async throws -> T {
-        if upload.consumedEnd { return try await operation() }
-        return try await request.body.consumeWithCancellationOnInboundClose { _ in try await operation() }
+    /// Runs `operation`, cancelled if the client closes the connection (Hummingbird's inbound-close watcher,
+    /// which reads what follows the form's closing boundary: the upload reader stops at it).
+    static func cancellingOnHangUp<T: Sendable>(_ request: Request, _ operation: () async throws -> T) async throws -> T {
+        try await request.body.consumeWithCancellationOnInboundClose { _ in try await operation() }
     }
 
     static func openAudio(path: String, name: String) throws -> AudioFileReader {
@@ -186,7 +184,7 @@ extension AudioRoutes {
             var text = ""
             var failure: (any Error)?
             var summary: JobSummary?
-            try await cancellingOnHangUp(request, upload: feed.upload) {
+            try await cancellingOnHangUp(request) {
                 try await withTaskCancellationHandler {
                     try await withThrowingTaskGroup(of: JobSummary.self) { group in
                         group.addTask { try await feed.push() }

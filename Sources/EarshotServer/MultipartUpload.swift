@@ -20,7 +20,7 @@ extension MultipartUpload {
                 while !reader.isComplete, let buffer = try await iterator.next() {
                     try reader.consume(buffer)
                 }
-                return try reader.finish(bodyEnded: !reader.isComplete)
+                return try reader.finish()
             } catch {
                 reader.abandon()
                 throw error

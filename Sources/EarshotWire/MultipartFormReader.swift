@@ -1,5 +1,4 @@
 import Foundation
-import MultipartKit
 import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -10,9 +9,10 @@ import Glibc
 public enum MultipartFormError: Error, Equatable, CustomStringConvertible {
     /// The body grew past the upload limit (bytes).
     case tooLarge(limit: Int)
-    /// MultipartKit refused the bytes (a broken delimiter or header).
+    /// The bytes are not multipart (a boundary line not ending in CRLF, a bad header line, …).
     case malformed(String)
-    /// The body ended inside a part (its name; empty when the part's headers were not complete).
+    /// The body ended before its closing boundary: inside a part (its name; empty when the part's headers were
+    /// not complete) or between parts.
     case cutShort(part: String)
     /// A second part named `file`.
     case twoFiles
@@ -40,7 +40,7 @@ public enum MultipartFormError: Error, Equatable, CustomStringConvertible {
         case .malformed(let why):
             "the request body is not valid multipart/form-data (\(why)); send the audio as a form part named 'file'"
         case .cutShort(let part):
-            "the multipart body ends inside the '\(part.isEmpty ? "next" : part)' part, before its closing boundary: the upload was cut short; send it again"
+            "the multipart body ends \(part.isEmpty ? "" : "inside the '\(part)' part, ")before its closing boundary: the upload was cut short; send it again"
         case .twoFiles:
             "the form has two 'file' parts; send one audio file per request"
         case .fieldTooLong(let name):
@@ -57,21 +57,17 @@ public enum MultipartFormError: Error, Equatable, CustomStringConvertible {
 /// file (an upload is never held in memory whole), the other fields (small) into strings.
 ///
 /// Feed it with ``consume(_:)`` until ``isComplete`` (the closing delimiter has passed) or the body ends, then
-/// call ``finish(bodyEnded:)``. Whatever happens, no temporary file is left behind: a thrown error removes
-/// it, and so does dropping the reader before ``finish(bodyEnded:)``; after it, the returned
-/// ``MultipartUpload`` owns the file.
+/// call ``finish()``. Whatever happens, no temporary file is left behind: a thrown error removes it, and so
+/// does dropping the reader before ``finish()``; after it, the returned ``MultipartUpload`` owns the file.
 public final class MultipartFormReader {
     /// Largest text field accepted (a prompt is at most a few hundred tokens).
     public static let maxFieldBytes = 64 << 10
     /// Most text fields accepted in one form.
     public static let maxFields = 64
 
-    private let parser: MultipartParser
+    private var parser: MultipartStreamParser
     private let maxUpload: Int
     private let state: PartSink
-    /// The closing delimiter, and the body's last bytes to look for it in.
-    private let closing: [UInt8]
-    private var tail: [UInt8] = []
     private var total = 0
     private var done = false
 
@@ -83,59 +79,56 @@ public final class MultipartFormReader {
     public init(boundary: String, maxUpload: Int, directory: String = NSTemporaryDirectory()) throws {
         self.maxUpload = maxUpload
         state = try PartSink(directory: directory)
-        parser = MultipartParser(boundary: boundary)
-        closing = Array("\r\n--\(boundary)--".utf8)
-        parser.onHeader = { [state] name, value in state.header(name, value) }
-        parser.onBody = { [state] buffer in state.body(&buffer) }
-        parser.onPartComplete = { [state] in state.partComplete() }
+        parser = MultipartStreamParser(boundary: boundary)
     }
 
     deinit { if !done { state.discard() } }
 
-    /// Whether the closing delimiter has been read with no part left open (trailing transport padding
-    /// aside): the form is whole, and the rest of the body need not be read.
-    public var isComplete: Bool {
-        guard state.openPartName == nil else { return false }
-        var end = tail.count
-        while end > 0, [13, 10, 32, 9].contains(tail[end - 1]) { end -= 1 }
-        return end >= closing.count && Array(tail[(end - closing.count)..<end]) == closing
-    }
+    /// Whether the closing delimiter has been read: the form is whole, and the rest of the body (an epilogue,
+    /// transport padding) need not be read.
+    public var isComplete: Bool { parser.isClosed }
 
     /// Parses the next bytes of the body.
     /// - Throws: ``MultipartFormError``; the temporary file is removed then.
     public func consume(_ buffer: ByteBuffer) throws {
+        try consume(bytes: buffer.readableBytesView)
+    }
+
+    /// Parses the next bytes of the body, given as bytes rather than a NIO buffer.
+    public func consume<Bytes: Collection>(bytes: Bytes) throws where Bytes.Element == UInt8 {
         precondition(!done, "MultipartFormReader used after finish or after an error")
         do {
-            tail = Array((tail + buffer.readableBytesView).suffix(closing.count + 16))
-            total += buffer.readableBytes
+            total += bytes.count
             if total > maxUpload { throw MultipartFormError.tooLarge(limit: maxUpload) }
-            do { try parser.execute(buffer) } catch { throw MultipartFormError.malformed("\(error)") }
-            if let failure = state.failure { throw failure }
+            let events: [MultipartStreamParser.Event]
+            do { events = try parser.consume(bytes) } catch { throw MultipartFormError.malformed(error.description) }
+            for event in events {
+                switch event {
+                case .partBegin(let headers): state.begin(headers)
+                case .body(let bytes): state.body(bytes)
+                case .partEnd: state.end()
+                }
+                if let failure = state.failure { throw failure }
+            }
         } catch {
             abandon()
             throw error
         }
     }
 
-    /// Parses the next bytes of the body, given as bytes rather than a NIO buffer.
-    public func consume<Bytes: Sequence>(bytes: Bytes) throws where Bytes.Element == UInt8 {
-        try consume(ByteBuffer(bytes: bytes))
-    }
-
-    /// The parsed form. `bodyEnded` says whether the body was read to its end (rather than stopped at
-    /// ``isComplete``); it becomes ``MultipartUpload/consumedEnd``.
-    /// - Throws: ``MultipartFormError/cutShort(part:)`` when the body ended inside a part.
-    public func finish(bodyEnded: Bool) throws -> MultipartUpload {
+    /// The parsed form.
+    /// - Throws: ``MultipartFormError/cutShort(part:)`` when the closing delimiter has not been read.
+    public func finish() throws -> MultipartUpload {
         precondition(!done, "MultipartFormReader finished twice")
-        if let open = state.openPartName {
+        guard parser.isClosed else {
             abandon()
-            throw MultipartFormError.cutShort(part: open)
+            throw MultipartFormError.cutShort(part: state.openPartName ?? "")
         }
         done = true
         state.closeFile()
         if !state.sawFile { unlink(state.path) }
         return MultipartUpload(fields: state.fields, filePath: state.sawFile ? state.path : nil,
-                               fileName: state.fileName, fileBytes: state.fileBytes, consumedEnd: bodyEnded)
+                               fileName: state.fileName, fileBytes: state.fileBytes)
     }
 
     /// Gives up on the body: closes and removes the temporary file. Idempotent.
@@ -156,11 +149,9 @@ private final class PartSink {
     var fileName: String?
     var fileBytes = 0
     var failure: MultipartFormError?
-    /// The part being read (empty until its `Content-Disposition` names it), `nil` between parts.
+    /// The part being read (empty when its `Content-Disposition` names none), `nil` between parts.
     var openPartName: String?
-    private var headers: [(String, String)] = []
     private var inFile = false
-    private var started = false
     private var text: [UInt8] = []
 
     init(directory: String) throws {
@@ -181,22 +172,16 @@ private final class PartSink {
         unlink(path)
     }
 
-    func header(_ name: String, _ value: String) {
-        headers.append((name, value))
-        if openPartName == nil { openPartName = "" }
-    }
-
-    /// Decides what the part is once its headers are complete (at its first body bytes or its end).
-    private func start() {
-        guard !started else { return }
-        started = true
-        let disposition = headers.first { $0.0.lowercased() == "content-disposition" }?.1 ?? ""
+    /// A part begins: decides from its `Content-Disposition` whether it is the file or a text field.
+    func begin(_ headers: [MultipartStreamParser.Header]) {
+        let disposition = headers.first { $0.name.lowercased() == "content-disposition" }?.value ?? ""
         let name = MultipartUpload.dispositionParameter("name", in: disposition) ?? ""
         openPartName = name
-        if name == "file" {
+        text = []
+        inFile = name == "file"
+        if inFile {
             if sawFile { fail(.twoFiles) }
             sawFile = true
-            inFile = true
             fileName = MultipartUpload.dispositionParameter("filename", in: disposition)
         } else {
             fieldCount += 1
@@ -204,24 +189,23 @@ private final class PartSink {
         }
     }
 
-    func body(_ buffer: inout ByteBuffer) {
-        start()
+    func body(_ bytes: [UInt8]) {
         guard failure == nil else { return }
         if inFile {
-            if !writeAll(buffer) { fail(.storage(String(cString: strerror(errno)))) }
-            fileBytes += buffer.readableBytes
+            if !writeAll(bytes) { fail(.storage(String(cString: strerror(errno)))) }
+            fileBytes += bytes.count
         } else {
-            if text.count + buffer.readableBytes > MultipartFormReader.maxFieldBytes {
+            if text.count + bytes.count > MultipartFormReader.maxFieldBytes {
                 fail(.fieldTooLong(name: openPartName ?? ""))
                 return
             }
-            text += buffer.readableBytesView
+            text += bytes
         }
     }
 
-    /// Writes the buffer's readable bytes to the file, retrying short writes; `false` on an error (`errno`).
-    private func writeAll(_ buffer: ByteBuffer) -> Bool {
-        buffer.withUnsafeReadableBytes { raw -> Bool in
+    /// Writes the bytes to the file, retrying short writes; `false` on an error (`errno`).
+    private func writeAll(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw -> Bool in
             var offset = 0
             while offset < raw.count {
                 let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
@@ -232,15 +216,13 @@ private final class PartSink {
         }
     }
 
-    func partComplete() {
-        start()
+    /// The part's closing delimiter was read: a text field is complete.
+    func end() {
         if !inFile, let name = openPartName, failure == nil {
             fields[name, default: []].append(String(decoding: text, as: UTF8.self))
         }
-        headers = []
         text = []
         inFile = false
-        started = false
         openPartName = nil
     }
 

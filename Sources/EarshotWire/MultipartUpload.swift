@@ -15,17 +15,11 @@ public final class MultipartUpload: @unchecked Sendable {
     /// Bytes in the `file` part.
     public let fileBytes: Int
 
-    /// Whether the request's end was read (the closing delimiter was not found before it: trailing bytes
-    /// after it). Hummingbird's inbound-close watcher must not run then (it needs the end), so such a request
-    /// is not cancelled when its client hangs up.
-    public let consumedEnd: Bool
-
-    public init(fields: [String: [String]], filePath: String?, fileName: String?, fileBytes: Int, consumedEnd: Bool = false) {
+    public init(fields: [String: [String]], filePath: String?, fileName: String?, fileBytes: Int) {
         self.fields = fields
         self.filePath = filePath
         self.fileName = fileName
         self.fileBytes = fileBytes
-        self.consumedEnd = consumedEnd
     }
 
     deinit { remove() }

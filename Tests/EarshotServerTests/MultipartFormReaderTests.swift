@@ -42,10 +42,9 @@ import EarshotWire
             try reader.consume(bytes: body[offset..<min(body.count, offset + chunk)])
             offset += chunk
         }
-        // Reading stops at the closing delimiter unless a chunk carried the padding after it too.
-        #expect(reader.isComplete == (offset < body.count))
-        var upload: MultipartUpload? = try reader.finish(bodyEnded: !reader.isComplete)
-        #expect(upload?.consumedEnd == (chunk > 3))
+        // Complete once the closing delimiter is read, whatever follows it in the same chunk.
+        #expect(reader.isComplete)
+        var upload: MultipartUpload? = try reader.finish()
         #expect(upload?.fields == ["model": ["whisper-1"], "response_format": ["verbose_json"]])
         #expect(upload?.fileName == "clip.wav" && upload?.fileBytes == Self.file.count)
         let path = try #require(upload?.filePath)
@@ -72,10 +71,51 @@ import EarshotWire
                     try reader.consume(bytes: body[offset..<min(body.count, offset + 512)])
                     offset += 512
                 }
-                _ = try reader.finish(bodyEnded: true)
+                _ = try reader.finish()
             }
             #expect(directory.entries == 0, "\(expected)")
         }
+    }
+
+    /// Reads `body` whole (in 7-byte chunks) into a form.
+    static func read(_ body: [UInt8], in directory: Directory) throws -> MultipartUpload {
+        let reader = try MultipartFormReader(boundary: boundary, maxUpload: 1 << 20, directory: directory.path)
+        var offset = 0
+        while !reader.isComplete, offset < body.count {
+            try reader.consume(bytes: body[offset..<min(body.count, offset + 7)])
+            offset += 7
+        }
+        return try reader.finish()
+    }
+
+    @Test("a byte ≥ 0x80 in a part's header name is a 400, not a crash (MultipartKit 4.7.1 trapped on it)")
+    func nonASCIIHeaderName() throws {
+        let directory = Directory()
+        var body = Self.body(file: Self.file)
+        let name = try #require(body.firstIndex(of: UInt8(ascii: "C")))   // "Content-Disposition" of the first part
+        body[name + 2] = 0x8C
+        #expect(throws: MultipartFormError.self) { _ = try Self.read(body, in: directory) }
+        #expect(directory.entries == 0)
+    }
+
+    @Test("a preamble, an epilogue, UTF-8 file names, a part without headers and blanks after a boundary are read")
+    func lenientWhereTheRFCsAre() throws {
+        let directory = Directory()
+        let b = Self.boundary
+        let text = "This is the preamble.\r\n--\(b)  \t\r\n\r\nno headers\r\n--\(b)\r\n"
+            + "Content-Disposition: form-data; name=\"file\"; filename=\"会议 \\\"1\\\".wav\"\r\n\r\n"
+            + "RIFF…\r\n--\(b)--\r\nThis is the epilogue, --\(b)--\r\n"
+        let upload = try Self.read(Array(text.utf8), in: directory)
+        #expect(upload.fields == ["": ["no headers"]])
+        #expect(upload.fileName == "会议 \"1\".wav" && upload.fileBytes == "RIFF…".utf8.count)
+    }
+
+    @Test("a body that ends between parts, before the closing boundary, is cut short")
+    func endsBetweenParts() throws {
+        let directory = Directory()
+        let body = Self.body(file: Self.file, closing: false) + Array("--\(Self.boundary)".utf8)
+        #expect(throws: MultipartFormError.cutShort(part: "")) { _ = try Self.read(Array(body), in: directory) }
+        #expect(directory.entries == 0)
     }
 
     @Test("a reader dropped mid-body (the client went away) removes its temporary file")
@@ -101,5 +141,26 @@ import EarshotWire
             let samples = stream.samples(from: bytes[..<split]) + stream.samples(from: bytes[split...])
             #expect(samples == expected, "split at \(split)")
         }
+    }
+}
+
+/// Inputs found by FuzzMultipart (Fuzz/regressions/, docs/reliability.md), read as the fuzz target reads them:
+/// the Content-Type line, then the body.
+@Suite struct MultipartFuzzRegressionTests {
+    @Test("the input that trapped MultipartKit 4.7.1 (a 0x8C byte in a header name) is refused as malformed")
+    func headerNameByte0x8C() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/regressions/multipart-header-name-byte-0x8c.txt").path
+        let input = try #require(FileManager.default.contents(atPath: path))
+        let newline = try #require(input.firstIndex(of: 10))
+        let boundary = try #require(MultipartUpload.boundary(contentType: String(decoding: input[..<newline], as: UTF8.self)))
+        let directory = MultipartFormReaderTests.Directory()
+        let reader = try MultipartFormReader(boundary: boundary, maxUpload: 1 << 20, directory: directory.path)
+        let error = #expect(throws: MultipartFormError.self) {
+            try reader.consume(bytes: input[(newline + 1)...])
+            _ = try reader.finish()
+        }
+        #expect(error.map { if case .malformed = $0 { true } else { false } } == true, "\(String(describing: error))")
+        #expect(directory.entries == 0)
     }
 }

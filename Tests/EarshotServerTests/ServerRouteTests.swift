@@ -153,6 +153,13 @@ import EarshotWhisper
                                                         headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}"))
             #expect(notMultipart.status == .badRequest)
             #expect((notMultipart.error?["message"] as? String)?.contains("multipart/form-data") == true)
+            // A byte ≥ 0x80 in a part's header name (one request of this shape crashed the server when it parsed
+            // with MultipartKit 4.7.1): a 400, and the server goes on serving.
+            let badHeader = try await client.execute(uri: "/v1/audio/transcriptions", method: .post,
+                                                     headers: [.contentType: "multipart/form-data; boundary=B"],
+                                                     body: ByteBuffer(bytes: Array("--B\r\nCo".utf8) + [0x8C] + Array("ntent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--B--\r\n".utf8)))
+            #expect(badHeader.status == .badRequest)
+            #expect((badHeader.error?["message"] as? String)?.contains("not valid multipart") == true, "\(badHeader.text)")
             // An epilogue after the closing delimiter is ignored; still serving.
             var withEpilogue = try Form(file: clip)
             withEpilogue.epilogue = "This is the epilogue. It should be ignored.\r\n"

@@ -34,7 +34,7 @@ public func fuzzMultipart(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
                 offset = end
                 step += 1
             }
-            let upload = try reader.finish(bodyEnded: offset == body.endIndex)
+            let upload = try reader.finish()
             if let path = upload.filePath {
                 var info = stat()
                 precondition(stat(path, &info) == 0, "the upload's file \(path) is missing")
