@@ -32,6 +32,10 @@ final class ServerProcess: @unchecked Sendable {
             }
             if let response = try? RawHTTP.request(port: port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") {
                 if response.status == 200 { return }
+                // While the stand-in hands the port over to the real server, a probe accepted just as it shuts
+                // down is closed without an answer (like a refused connection, a retry gets the answer). Seen
+                // once, in the AddressSanitizer run of the suite at load 6.
+                if response.head.isEmpty { usleep(100_000); continue }
                 // While the models load, a stand-in answers 503 "loading".
                 #expect(response.status == 503 && response.body.contains("loading"), "health while starting: \(response.head) \(response.body)")
                 loadingAnswers += 1
