@@ -51,3 +51,11 @@ with zipfile.ZipFile("pickle-binunicode8-length.pt", "w", zipfile.ZIP_STORED) as
 # 4.7.1 indexed its 128-entry header-name table with it and trapped (a remote crash of `earshot serve`).
 open("multipart-header-name-byte-0x8c.txt", "wb").write(
     b"multipart/form-data; boundary=B\n--B\r\nCo\x8cntent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--B--\r\n")
+
+
+# torch zip whose data.pkl appends a list to itself through the memo (FuzzPyTorch, LeakSanitizer: the
+# self-containing list was a reference cycle ARC never freed). The same with a dict holding itself as a value.
+with zipfile.ZipFile("pickle-self-containing-list.pt", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("archive/data.pkl", b"\x80\x02]q\x00h\x00a.")
+with zipfile.ZipFile("pickle-self-containing-dict.pt", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("archive/data.pkl", b"\x80\x02}q\x00X\x01\x00\x00\x00kh\x00s.")

@@ -29,6 +29,14 @@ import EarshotText
         #expect(error?.message.contains("BINUNICODE8") == true, "\(String(describing: error))")
     }
 
+    @Test("a pickled list or dict that contains itself is refused: a cycle ARC would leak (FuzzPyTorch leak)",
+          arguments: ["pickle-self-containing-list.pt", "pickle-self-containing-dict.pt"])
+    func pickleSelfReference(file: String) throws {
+        let error = #expect(throws: CheckpointError.self) { try PyTorchCheckpoint(path: Self.regression(file)) }
+        #expect(error?.code == .corrupt)
+        #expect(error?.message.contains("contains itself") == true, "\(String(describing: error))")
+    }
+
     @Test("a CTranslate2 tensor whose byte count overflows is refused (no trap)")
     func ct2ByteCountOverflow() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-fuzz-ct2-\(UUID().uuidString)").path

@@ -203,7 +203,32 @@ struct PickleMachine {
             // Appending to something that is not a plain list (e.g. an opaque object): ignore.
             return
         }
+        try refuseCycle(items, into: l)
         l.items.append(contentsOf: items)
+    }
+
+    /// Refuses to store `items` in `container` when one of them holds it: a list or dict that contains itself
+    /// (pickle can say so through the memo) is a reference cycle ARC never frees. A state dict never has one
+    /// (FuzzPyTorch found the leak under LeakSanitizer).
+    private func refuseCycle(_ items: [PickleValue], into container: AnyObject) throws(CheckpointError) {
+        var seen = Set<ObjectIdentifier>()
+        var pending = items
+        while let value = pending.popLast() {
+            switch value {
+            case .list(let l):
+                if l === container { throw fail("a list that contains itself (a reference cycle; not a state dict)") }
+                if seen.insert(ObjectIdentifier(l)).inserted { pending += l.items }
+            case .dict(let d):
+                if d === container { throw fail("a dict that contains itself (a reference cycle; not a state dict)") }
+                if seen.insert(ObjectIdentifier(d)).inserted {
+                    for entry in d.entries { pending.append(entry.key); pending.append(entry.value) }
+                }
+            case .tuple(let values), .object(_, let values):
+                pending += values
+            case .none, .bool, .int, .float, .string, .bytes, .global, .storage, .tensor:
+                break
+            }
+        }
     }
 
     private mutating func setItemsOnTop(_ items: [PickleValue]) throws(CheckpointError) {
@@ -213,6 +238,7 @@ struct PickleMachine {
 
     private func setItems(_ d: PickleDict, _ items: [PickleValue]) throws(CheckpointError) {
         guard items.count % 2 == 0 else { throw fail("odd number of items for a dict") }
+        try refuseCycle(items, into: d)
         var i = 0
         while i < items.count {
             d.entries.append((items[i], items[i + 1]))
