@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import EarshotCheckpoint
 import EarshotMemory
 
 /// `earshot transcribe --manifest`, run as a user would on a tree of real recordings: outputs mirror the tree
@@ -218,7 +219,8 @@ struct CorpusJobTests {
         }
         let journal = sharded + "/.earshot-journal-1-of-3.jsonl"
         while processes[1].isRunning {
-            if let text = try? String(contentsOfFile: journal, encoding: .utf8), text.contains("\n") {
+            // The journal is polled while empty: FileBytes, not String(contentsOfFile:), which leaks on empty files.
+            if let data = FileBytes.read(journal), data.contains(UInt8(ascii: "\n")) {
                 kill(processes[1].processIdentifier, SIGKILL)
                 break
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import EarshotMemory
 
 /// `earshot serve` speaks FunASR's websocket protocol: FunASR's own client (`funasr_wss_client.py` from the
 /// funasr 1.3.9 sdist, unchanged; scripts/fetch-funasr-client.sh) gets the text `earshot transcribe` gives,
@@ -58,7 +59,8 @@ struct FunASRWebSocketTests {
         #expect(server.runningJobs == 0)
     }
 
-    @Test("2pass: partial text while speaking, each utterance's final text as it ends, is_final on the last")
+    @Test("2pass: partial text while speaking, each utterance's final text as it ends, is_final on the last",
+          .disabled(if: ProcessMemory.sanitizer != nil, "the order of finals and partials assumes recognition keeps up with the real-time stream; under ASan at load 6 it did not"))
     func twoPassClient() throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
