@@ -13,7 +13,7 @@ case $kind in
            export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
            export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/scripts/sanitizers/lsan.supp:print_suppressions=0}" ;;
   thread)  scratch=.build-tsan
-           export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0:history_size=4}" ;;
+           export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0:history_size=4:suppressions=$PWD/scripts/sanitizers/tsan.supp}" ;;
   *) echo "usage: scripts/sanitize.sh address|thread [swift test arguments]" >&2; exit 2 ;;
 esac
 flags=(-c release -Xswiftc -enable-testing --sanitize="$kind" --scratch-path "$scratch")

@@ -73,7 +73,11 @@ struct RecognitionEngineTests {
         }
         let status = engine.status
         #expect(status.windows > 0)
-        #expect(status.batches < status.windows, "windows of different jobs were never batched together")
+        // Whether windows of different jobs meet in the queue depends on decoding being slower than feeding;
+        // under ThreadSanitizer feeding (Swift, heavily instrumented) was the slower side: 9 windows, 9 batches.
+        if ProcessMemory.sanitizer == nil {
+            #expect(status.batches < status.windows, "windows of different jobs were never batched together")
+        }
         #expect(status.runningJobs == 0 && status.windowsInFlight == 0)
         // Every job's memory went back: only the resident reservations (weights, runtime) remain.
         #expect(status.ledger.liveReservations == 2)
