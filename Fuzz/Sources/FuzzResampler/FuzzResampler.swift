@@ -7,10 +7,10 @@ import FuzzSupport
 /// exceed 4 M samples (1 Hz → 768 kHz) are skipped. The stream is fed in chunks and finished, and the output
 /// length is checked against `ceil(n · out / in)`.
 ///
-/// Designing a filter costs far more than running it (up to ~5 500 taps × 1 025 branches), and most
-/// mutations change the samples, not the rates; so resamplers are kept by rate pair (tables under 4 MB, at most
-/// 64 of them) and `reset()` between inputs. `ResamplerTests.resetStartsAnew` checks that a reset resampler
-/// gives a fresh one's output.
+/// Designing a filter costs far more than running it (up to ~5 500 taps × 1 025 branches, about a second under
+/// ASan for the largest), and most mutations change the samples, not the rates; so resamplers are kept by rate
+/// pair, up to 768 MB of tables in all, and `reset()` between inputs. `ResamplerTests.resetStartsAnew` checks
+/// that a reset resampler gives a fresh one's output.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzResampler(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     var bytes = FuzzBytes(data, size)
@@ -35,8 +35,9 @@ public func fuzzResampler(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 }
 
 private nonisolated(unsafe) var cache: [Int: Resampler] = [:]
+private nonisolated(unsafe) var cachedBytes = 0
 
-/// A reset resampler for the pair, from the cache when its table is small enough to keep.
+/// A reset resampler for the pair, from the cache when it was made before.
 private func cachedResampler(_ inputRate: Int, _ outputRate: Int) -> Resampler {
     let key = inputRate << 20 | outputRate
     if let kept = cache[key] {
@@ -44,9 +45,11 @@ private func cachedResampler(_ inputRate: Int, _ outputRate: Int) -> Resampler {
         return kept
     }
     let made = Resampler(inputRate: inputRate, outputRate: outputRate)
-    if made.tableBytes < 4 << 20 {
-        if cache.count >= 64 { cache.removeAll() }
-        cache[key] = made
+    if cachedBytes + made.tableBytes > 768 << 20 {
+        cache.removeAll()
+        cachedBytes = 0
     }
+    cache[key] = made
+    cachedBytes += made.tableBytes
     return made
 }
