@@ -38,7 +38,7 @@ for t in "${TARGETS[@]}"; do
   case $t in   # the committed regressions are seeds too
     wav) cp -n regressions/*.wav ".work/$t/" ;; pytorch) cp -n regressions/*.pt ".work/$t/" ;;
     yaml) cp -n regressions/*.yaml ".work/$t/" ;; tokenizer) cp -n regressions/*.json ".work/$t/" ;;
-    ct2) cp -n regressions/ct2-*.bin ".work/$t/" ;;
+    ct2) cp -n regressions/ct2-*.bin ".work/$t/" ;; multipart) cp -n regressions/multipart-*.txt ".work/$t/" ;;
   esac
   args=(-max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 -max_len=16384
         -print_final_stats=1 -artifact_prefix=".work/artifacts/$t-")
