@@ -82,7 +82,6 @@ public final class AudioFileReader {
                 sourceSampleRate = wav.sampleRate
                 sourceChannels = wav.channels
                 estimatedDurationSeconds = wav.estimatedFrames.map { Double($0) / Double(wav.sampleRate) }
-                resampler = nil
                 needsResampler = wav.sampleRate != targetSampleRate
                 if wav.sampleRate > Resampler.maxDownsamplingRatio * targetSampleRate {
                     input.closeNow()
@@ -110,7 +109,6 @@ public final class AudioFileReader {
         let decoder = try FFmpegDecoder(executable: ffmpeg, path: path, outputRate: targetSampleRate)
         source = decoder
         usesFFmpeg = true
-        resampler = nil
         needsResampler = false
         sourceSampleRate = decoder.sourceRate
         sourceChannels = decoder.sourceChannels

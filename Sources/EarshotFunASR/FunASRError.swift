@@ -34,5 +34,15 @@ public struct FunASRError: Error, CustomStringConvertible, Sendable {
         self.init(code, error.description, underlying: error)
     }
 
+    /// Any error met while reading the configuration at `path`: a `FunASRError` as it is, a checkpoint
+    /// error wrapped, anything else as an invalid configuration of that file.
+    static func readingConfiguration(_ path: String, _ error: any Error) -> FunASRError {
+        switch error {
+        case let error as FunASRError: error
+        case let error as CheckpointError: FunASRError(error)
+        default: FunASRError(.invalidConfiguration, "\(path): \(error)")
+        }
+    }
+
     public var description: String { message }
 }

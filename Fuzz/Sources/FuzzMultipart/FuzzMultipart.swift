@@ -43,7 +43,7 @@ public func fuzzMultipart(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
             }
             for (name, values) in upload.fields { _ = name.utf8.count + values.count }
         } catch {
-            reader.abandon()
+            // A refused body: the reader has already removed its temporary file (checked below).
         }
     } catch {
         _ = "\(error)"   // the message is built as the server would build it

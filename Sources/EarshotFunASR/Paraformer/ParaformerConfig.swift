@@ -249,12 +249,8 @@ public struct ParaformerConfig: Sendable, Equatable {
             blankID = try c.int("model_conf.blank_id", default: 0)
             sosID = try c.int("model_conf.sos", default: 1)
             eosID = try c.int("model_conf.eos", default: 2)
-        } catch let error as FunASRError {
-            throw error
-        } catch let error as CheckpointError {
-            throw FunASRError(error)
         } catch {
-            throw FunASRError(.invalidConfiguration, "\(c.path): \(error)")
+            throw FunASRError.readingConfiguration(c.path, error)
         }
     }
 }

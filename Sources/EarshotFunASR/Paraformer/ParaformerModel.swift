@@ -170,15 +170,8 @@ public final class ParaformerModel: @unchecked Sendable {
         self.directory = directory
         self.precision = precision
         self.predictTimestamps = predictTimestamps
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
-            throw FunASRError(.model, "\(directory): no such model directory (a FunASR Paraformer directory holds \(Self.requiredFiles.joined(separator: ", ")))")
-        }
-        for file in Self.requiredFiles where !FileManager.default.fileExists(atPath: directory + "/" + file) {
-            throw FunASRError(.model, "\(directory)/\(file): missing from the model directory (a FunASR Paraformer directory holds \(Self.requiredFiles.joined(separator: ", ")), as ModelScope ships it)")
-        }
-        let yaml: YAMLConfig
-        do { yaml = try YAMLConfig(path: directory + "/config.yaml") } catch { throw FunASRError(error) }
+        let yaml = try ModelDirectoryFiles.readConfig(directory, requiredFiles: Self.requiredFiles,
+                                                      noun: "model", family: "Paraformer")
         let config = try ParaformerConfig(yaml)
         self.config = config
         tokenList = try ParaformerTokenList(path: directory + "/tokens.json")

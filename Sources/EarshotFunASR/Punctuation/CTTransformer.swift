@@ -40,15 +40,8 @@ public final class CTTransformer: PunctuationModel, @unchecked Sendable {
         self.precision = precision
         guard splitSize > 1 else { throw FunASRError(.invalidArgument, "split_size must be at least 2 (got \(splitSize))") }
         self.splitSize = splitSize
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
-            throw FunASRError(.model, "\(directory): no such punctuation model directory (a FunASR CT-Transformer directory holds \(Self.requiredFiles.joined(separator: ", ")))")
-        }
-        for file in Self.requiredFiles where !FileManager.default.fileExists(atPath: directory + "/" + file) {
-            throw FunASRError(.model, "\(directory)/\(file): missing from the punctuation model directory (a FunASR CT-Transformer directory holds \(Self.requiredFiles.joined(separator: ", ")), as ModelScope ships it)")
-        }
-        let yaml: YAMLConfig
-        do { yaml = try YAMLConfig(path: directory + "/config.yaml") } catch { throw FunASRError(error) }
+        let yaml = try ModelDirectoryFiles.readConfig(directory, requiredFiles: Self.requiredFiles,
+                                                      noun: "punctuation model", family: "CT-Transformer")
         var config = try CTTransformerConfig(yaml)
         config.usesJieba = FileManager.default.fileExists(atPath: directory + "/jieba_usr_dict")
         guard !config.usesJieba else {

@@ -58,12 +58,8 @@ public struct CTTransformerConfig: Sendable, Equatable {
                 throw FunASRError(.invalidConfiguration, "\(c.path): encoder_conf input_size \(e.inputSize) / output_size \(e.outputSize) / attention_heads \(e.attentionHeads) / num_blocks \(e.numBlocks) / kernel_size \(e.kernelSize) / sanm_shfit \(e.sanmShift) do not describe a SAN-M encoder")
             }
             encoder = e
-        } catch let error as FunASRError {
-            throw error
-        } catch let error as CheckpointError {
-            throw FunASRError(error)
         } catch {
-            throw FunASRError(.invalidConfiguration, "\(c.path): \(error)")
+            throw FunASRError.readingConfiguration(c.path, error)
         }
     }
 }
