@@ -69,3 +69,18 @@ import EarshotText
         }
     }
 }
+
+/// Whole-file reads of small files (docs/reliability.md, "Leaks found and fixed").
+@Suite struct FileBytesTests {
+    @Test("an empty file reads as empty data without Foundation's leaking read; a missing one as nil; others whole")
+    func reads() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-filebytes-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/empty", contents: Data())
+        FileManager.default.createFile(atPath: dir + "/three", contents: Data([1, 2, 3]))
+        #expect(FileBytes.read(dir + "/empty") == Data())
+        #expect(FileBytes.read(dir + "/three") == Data([1, 2, 3]))
+        #expect(FileBytes.read(dir + "/missing") == nil)
+    }
+}
